@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import warnings
 
+import torch
+
 try:
     from omasgan import _C  # type: ignore[attr-defined]
 
@@ -30,7 +32,7 @@ def kernel(symbol: str):
 
 def warn_torch_fallback() -> None:
     global _warned
-    if not _warned:
+    if not _warned and not torch.compiler.is_compiling():
         _warned = True
         warnings.warn(
             "omasgan._C is not built, so omasgan.ops runs on its pure-torch backend (slow for large "

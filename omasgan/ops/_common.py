@@ -51,7 +51,7 @@ def rows(t: torch.Tensor, name: str) -> torch.Tensor:
     """[N, ...] -> [N, D] (a view where possible)."""
     if t.dim() == 0:
         raise ValueError(f"{name} must have a leading sample dimension, got a 0-d tensor")
-    return t.reshape(t.shape[0], -1)
+    return t.reshape(t.shape[0], math.prod(t.shape[1:]))
 
 
 def check_features(a: torch.Tensor, a_name: str, b: torch.Tensor, b_name: str) -> None:

@@ -1,0 +1,32 @@
+import os
+
+import pytest
+import torch
+from hypothesis import HealthCheck, settings
+
+from omasgan.ops import available_backends
+
+BACKENDS = available_backends("cpu")
+
+# The fixtures here are stateless (a backend name, a seed), so sharing them across examples is safe.
+settings.register_profile("omasgan", suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+settings.load_profile("omasgan")
+
+
+def pytest_report_header(config):
+    return f"omasgan backends on cpu: {', '.join(BACKENDS)}"
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    return request.param
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def required_backends():
+    """$OMASGAN_REQUIRE_BACKENDS (comma list, set by `make test`): a missing build fails loudly."""
+    return [b for b in os.environ.get("OMASGAN_REQUIRE_BACKENDS", "").split(",") if b]

@@ -1,0 +1,68 @@
+import pytest
+import torch
+
+import omasgan
+from omasgan import ops
+from tests.conftest import BACKENDS, required_backends
+
+
+@pytest.mark.parametrize("name", required_backends())
+def test_required_backend_is_built(name):
+    assert name in BACKENDS, f"backend {name!r} is required here but missing; have {BACKENDS}"
+
+
+def test_unknown_backend_is_named():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        ops.min_distance(torch.zeros(2, 3), torch.zeros(4, 3), backend="fast")
+
+
+def test_env_override(monkeypatch):
+    monkeypatch.setenv("OMASGAN_BACKEND", "torch")
+    x, bank = torch.randn(3, 4), torch.randn(5, 4)
+    assert torch.equal(ops.min_distance(x, bank)[1], ops.min_distance(x, bank, backend="torch")[1])
+    monkeypatch.setenv("OMASGAN_BACKEND", "nope")
+    with pytest.raises(ValueError, match="OMASGAN_BACKEND"):
+        ops.min_distance(x, bank)
+
+
+def test_unavailable_backend_says_why():
+    with pytest.raises(ValueError, match="backend='cuda' needs"):
+        ops.min_distance(torch.zeros(2, 3), torch.zeros(4, 3), backend="cuda")
+
+
+def test_public_names():
+    assert set(omasgan.divergences.NAMES) == {
+        "kl", "reverse_kl", "pearson", "neyman", "squared_hellinger", "jensen_shannon", "gan", "total_variation",
+    }
+    for name in ("min_distance", "pairwise_distance", "dispersion", "f_divergence_bound", "f_divergence_score"):
+        assert callable(getattr(ops, name))
+
+
+def test_torch_compile_matches_eager():
+    x, bank = torch.randn(6, 5), torch.randn(40, 5)
+    z, b = torch.randn(6, 3), torch.randn(6, 5)
+
+    def loss(x, bank, z, b):
+        return (ops.min_distance(x, bank)[0].mean() + ops.dispersion(z, b)
+                + ops.f_divergence_bound(x[:, 0], b[:, 0]) + ops.pairwise_distance(x, b).mean())
+
+    compiled = torch.compile(loss, fullgraph=True)
+    torch.testing.assert_close(compiled(x, bank, z, b), loss(x, bank, z, b))
+
+
+@pytest.mark.parametrize(
+    "op, args",
+    [
+        ("min_distance", lambda: (torch.randn(4, 3, dtype=torch.float64, requires_grad=True),
+                                  torch.randn(9, 3, dtype=torch.float64, requires_grad=True), 2.0, 1.0)),
+        ("pairwise_distance", lambda: (torch.randn(4, 3, dtype=torch.float64, requires_grad=True),
+                                       torch.randn(5, 3, dtype=torch.float64, requires_grad=True), 3.0, 1.0)),
+        ("dispersion", lambda: (torch.randn(4, 2, dtype=torch.float64, requires_grad=True),
+                                torch.randn(4, 3, dtype=torch.float64, requires_grad=True), 2.0, 1.0, 1e-8)),
+        ("f_divergence_bound", lambda: (torch.randn(7, dtype=torch.float64, requires_grad=True),
+                                        torch.randn(5, dtype=torch.float64, requires_grad=True), 2, True)),
+    ],
+)
+def test_opcheck(op, args, backend):
+    """torch.library's own check of the registration: schema, fake kernel, autograd."""
+    torch.library.opcheck(getattr(torch.ops.omasgan, op).default, (*args(), backend))
