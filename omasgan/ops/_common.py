@@ -77,7 +77,7 @@ def _triton_usable(device: torch.device) -> bool:
     if device.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
         return False
     try:
-        import triton  # noqa: F401
+        import omasgan.kernels.min_distance  # noqa: F401  (imports triton)
     except ImportError:
         return False
     return True
