@@ -1,0 +1,328 @@
+"""A small stage runner shared by every model (no Lightning).
+
+A model is trained as a sequence of `Stage`s. A stage is a set of networks with their optimisers
+and a `step(batch) -> {loss name: value}` function; the engine owns everything around it:
+
+- seeds (each stage starts from a known seed, so a stage is reproducible on its own), optional
+  deterministic algorithms, device auto-selection, bf16 autocast on CUDA;
+- batching of the stage's in-memory data (shuffled by torch's global RNG, which checkpoints save);
+- a tqdm progress bar with the live losses; per-epoch mean losses appended to `metrics.jsonl`;
+- a checkpoint after every epoch, written atomically (temp file + rename), holding every network,
+  the stage's optimisers, the RNG state and the position (stage, epoch) as tensors and plain types,
+  so it loads with `torch.load(weights_only=True)`; `resume=True` continues from the last complete
+  epoch with the same result as an uninterrupted run;
+- a guard that stops on a NaN/inf loss with a clear message and keeps the last good checkpoint;
+- one figure per stage (the stage's `snapshot`, e.g. a sample grid) in the output folder.
+
+Without an output folder the engine trains in memory only (no files at all).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from omasgan.data import batches
+
+CHECKPOINT_FORMAT = "omasgan-checkpoint"
+CHECKPOINT_VERSION = 1
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, corrupt, foreign or does not match the model."""
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or inf; training stopped and the last good checkpoint was kept."""
+
+
+@dataclass
+class Stage:
+    """One training stage.
+
+    name: short identifier ("stage1", ...), used in logs, checkpoints and figure names.
+    networks: the networks this stage trains (put in train mode during the stage).
+    optimizers: their optimisers, by name; saved in the checkpoint after every epoch.
+    step: called with one batch [B, ...] on the engine's device; does its own backward/optimiser
+        steps and returns {loss name: 0-d tensor or float} for the progress bar and metrics.
+    data: [N, ...] samples the stage iterates over, `epochs` times, in shuffled batches.
+    setup: run when the stage starts, fresh or resumed, before a checkpoint's state is restored
+        (e.g. copy G into B, draw a sample bank). It runs right after the stage's seed is set.
+    snapshot: writes the stage's figure to the given path (PNG) when the stage ends.
+    steps_per_epoch: cap on the batches of one epoch (None = one pass over `data`).
+    """
+
+    name: str
+    networks: Mapping[str, nn.Module]
+    optimizers: Mapping[str, torch.optim.Optimizer]
+    step: Callable[[torch.Tensor], Mapping[str, torch.Tensor | float]]
+    data: torch.Tensor
+    epochs: int
+    batch_size: int
+    setup: Callable[[], None] | None = None
+    snapshot: Callable[[Path], None] | None = None
+    steps_per_epoch: int | None = None
+    extra: dict = field(default_factory=dict)  # free room for models (e.g. the stage's bank)
+
+    def __post_init__(self):
+        if self.epochs < 0:
+            raise ValueError(f"{self.name}: epochs must be >= 0, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"{self.name}: batch_size must be >= 1, got {self.batch_size}")
+
+
+# ----------------------------------------------------------------------------------- utilities
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """"auto" -> the first CUDA device if there is one, else the CPU."""
+    if isinstance(device, torch.device):
+        return device
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a str or torch.device, got {type(device).__name__}")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for but CUDA is not available here")
+    return resolved
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seeds torch (CPU and CUDA); `deterministic` also forces deterministic kernels."""
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+
+def rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: Mapping) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def atomic_save(payload: dict, path: str | Path) -> Path:
+    """torch.save to a temp file in the same folder, then rename: a kill never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checked(path: str | Path, expected_format: str) -> dict:
+    """torch.load(weights_only=True) of a file written by this library, else a CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise CheckpointError(f"{path} is not a readable omasgan file (corrupt or foreign): {err}") from None
+    if not isinstance(payload, dict) or payload.get("format") != expected_format:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise CheckpointError(f"{path} is not an {expected_format} file (found format {found!r})")
+    return payload
+
+
+def _as_float(value) -> float:
+    return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+
+
+# --------------------------------------------------------------------------------------- engine
+class Engine:
+    """Runs stages with checkpoints, metrics, figures and a NaN guard.
+
+    Args:
+        out_dir: folder for `checkpoint.pt`, `metrics.jsonl` and figures; None = no files.
+        device: "auto", "cpu", "cuda", "cuda:N" or a torch.device.
+        seed: base seed; stage k starts from seed `seed + 1000 * k`.
+        deterministic: use deterministic algorithms (slower on CUDA).
+        precision: "auto" (bf16 autocast on CUDA, fp32 elsewhere), "fp32" or "bf16".
+        progress: show a tqdm bar per epoch.
+    """
+
+    def __init__(
+        self,
+        out_dir: str | Path | None = None,
+        *,
+        device: str | torch.device = "auto",
+        seed: int = 0,
+        deterministic: bool = False,
+        precision: str = "auto",
+        progress: bool = True,
+    ):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.device = resolve_device(device)
+        self.seed = int(seed)
+        self.deterministic = bool(deterministic)
+        self.bf16 = precision == "bf16" or (precision == "auto" and self.device.type == "cuda")
+        self.progress = progress
+        self.epoch_end_hooks: list[Callable[[Stage, int, dict], None]] = []
+
+    # -------------------------------------------------------------------------------- paths
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return self.out_dir / "checkpoint.pt" if self.out_dir else None
+
+    @property
+    def metrics_path(self) -> Path | None:
+        return self.out_dir / "metrics.jsonl" if self.out_dir else None
+
+    def autocast(self):
+        """Autocast context for forward passes: bf16 on CUDA by default, a no-op elsewhere."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+    def log(self, record: Mapping) -> None:
+        """Appends one JSON line to metrics.jsonl (no-op without an output folder)."""
+        if self.metrics_path is None:
+            return
+        self.metrics_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.metrics_path, "a") as f:
+            f.write(json.dumps(dict(record)) + "\n")
+
+    # --------------------------------------------------------------------------- checkpoints
+    def _save(self, stages, index: int, epoch: int, modules, config) -> None:
+        if self.checkpoint_path is None:
+            return
+        atomic_save(
+            {
+                "format": CHECKPOINT_FORMAT,
+                "version": CHECKPOINT_VERSION,
+                "stage_index": index,
+                "stage_name": stages[index].name,
+                "epoch": epoch,
+                "networks": {k: m.state_dict() for k, m in modules.items()},
+                "optimizers": {k: o.state_dict() for k, o in stages[index].optimizers.items()},
+                "rng": rng_state(),
+                "config": config,
+            },
+            self.checkpoint_path,
+        )
+
+    def load_checkpoint(self, path: str | Path | None = None) -> dict:
+        """The engine's checkpoint (default: out_dir/checkpoint.pt), checked."""
+        path = path or self.checkpoint_path
+        if path is None:
+            raise CheckpointError("this engine has no output folder, so there is no checkpoint to load")
+        return load_checked(path, CHECKPOINT_FORMAT)
+
+    def _resume_point(self, stages, modules, config) -> tuple[dict | None, int, int]:
+        if self.checkpoint_path is None or not self.checkpoint_path.is_file():
+            return None, 0, 0
+        ckpt = self.load_checkpoint()
+        if ckpt.get("config") != config:
+            raise CheckpointError(
+                f"{self.checkpoint_path} was written with another configuration; resume with the same "
+                "settings or choose a fresh --out folder"
+            )
+        index = int(ckpt["stage_index"])
+        if index >= len(stages) or stages[index].name != ckpt["stage_name"] or set(ckpt["networks"]) != set(modules):
+            raise CheckpointError(f"{self.checkpoint_path} does not match this model's stages or networks")
+        return ckpt, index, int(ckpt["epoch"])
+
+    # ---------------------------------------------------------------------------------- run
+    def fit(
+        self,
+        stages: Sequence[Stage],
+        modules: Mapping[str, nn.Module],
+        *,
+        config: dict | None = None,
+        resume: bool = False,
+    ) -> None:
+        """Runs `stages` in order. `modules` = every network of the model (all are checkpointed).
+
+        `config` (plain types) is stored in the checkpoint; resuming with another one is refused.
+        """
+        ckpt, start_index, start_epoch = self._resume_point(stages, modules, config) if resume else (None, 0, 0)
+        for index in range(start_index, len(stages)):
+            stage = stages[index]
+            seed_everything(self.seed + 1000 * index, self.deterministic)
+            if stage.setup is not None:
+                stage.setup()
+            first_epoch = 0
+            if ckpt is not None and index == start_index:
+                for name, module in modules.items():
+                    module.load_state_dict(ckpt["networks"][name])
+                for name, opt in stage.optimizers.items():
+                    opt.load_state_dict(ckpt["optimizers"][name])
+                set_rng_state(ckpt["rng"])
+                first_epoch = start_epoch
+            for epoch in range(first_epoch, stage.epochs):
+                means = self._run_epoch(stage, index, epoch)
+                self._save(stages, index, epoch + 1, modules, config)
+                for hook in self.epoch_end_hooks:
+                    hook(stage, epoch, means)
+            if stage.snapshot is not None and self.out_dir is not None and first_epoch < stage.epochs:
+                stage.snapshot(self.out_dir / f"samples_{index + 1}_{stage.name}.png")
+
+    def _run_epoch(self, stage: Stage, index: int, epoch: int) -> dict:
+        from tqdm.auto import tqdm
+
+        for net in stage.networks.values():
+            net.train()
+        n_batches = len(stage.data) // stage.batch_size or 1
+        if stage.steps_per_epoch is not None:
+            n_batches = min(n_batches, stage.steps_per_epoch)
+        sums: dict[str, float] = defaultdict(float)
+        started = time.perf_counter()
+        bar = tqdm(
+            total=n_batches, desc=f"{stage.name} {epoch + 1}/{stage.epochs}", leave=False,
+            disable=not self.progress, dynamic_ncols=True,
+        )
+        drop_last = len(stage.data) >= stage.batch_size
+        for step, batch in enumerate(batches(stage.data, stage.batch_size, shuffle=True, drop_last=drop_last)):
+            if step == n_batches:
+                break
+            losses = {k: _as_float(v) for k, v in stage.step(batch.to(self.device, non_blocking=True)).items()}
+            for name, value in losses.items():
+                if not math.isfinite(value):
+                    bar.close()
+                    kept = (
+                        f"the last good checkpoint is kept at {self.checkpoint_path}"
+                        if self.checkpoint_path and self.checkpoint_path.is_file()
+                        else "no checkpoint was written yet"
+                    )
+                    raise NonFiniteLossError(
+                        f"{stage.name}, epoch {epoch + 1}, step {step + 1}: loss {name!r} became {value}; "
+                        f"training stopped and {kept}. Try a lower learning rate, a larger gradient "
+                        "penalty or spectral norm."
+                    )
+                sums[name] += value
+            bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
+            bar.update()
+        bar.close()
+        means = {k: v / max(1, n_batches) for k, v in sums.items()}
+        self.log({"stage": stage.name, "epoch": epoch + 1, "steps": n_batches,
+                  "seconds": round(time.perf_counter() - started, 3), **means})
+        return means
