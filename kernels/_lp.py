@@ -1,0 +1,194 @@
+"""Pieces shared by the Triton kernels: l_p terms, pair-distance tiles, powers, autotune configs.
+
+Conventions of every kernel in this package:
+- The compute dtype is the tensors' dtype (float32 or float64); accumulators use it too.
+- Runtime float scalars (p, q, exponents, eps) are typed `tl.float64` in the kernel signatures
+  and cast to the compute dtype inside with `tl.full`, so float64 kernels see them exactly
+  (Triton would otherwise pass a Python float as float32).
+- A row-pair distance is handled as its "key": sum_k |u_k|^p for finite p, max_k |u_k| for
+  p = inf. The key is monotonic in the norm (argmin needs nothing more) and the norm^q is
+  key^(q/p) (key^q for p = inf), one power instead of a root and a power.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import triton
+import triton.language as tl
+
+INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
+
+# p kinds (tl.constexpr switches): the special cases are cheaper and exact.
+P_ONE, P_TWO, P_INF, P_INT, P_GENERAL = 0, 1, 2, 3, 4
+# Exponent kinds for `pow_pos`.
+E_ONE, E_HALF, E_ZERO, E_NEG_ONE, E_NEG_HALF, E_GENERAL = 0, 1, 2, 3, 4, 5
+_EXPONENT_KINDS = {1.0: E_ONE, 0.5: E_HALF, 0.0: E_ZERO, -1.0: E_NEG_ONE, -0.5: E_NEG_HALF}
+_LARGEST_INT_P = 8  # integer p above this goes through exp2/log2 rather than an unrolled product
+
+
+def p_kind(p: float) -> tuple[int, int]:
+    """(P_KIND, P_INT) for a norm order p in [1, inf]; P_INT is p for integer p >= 3, else 0."""
+    if math.isinf(p):
+        return P_INF, 0
+    if p == 1.0:
+        return P_ONE, 0
+    if p == 2.0:
+        return P_TWO, 0
+    if p.is_integer() and p <= _LARGEST_INT_P:
+        return P_INT, int(p)
+    return P_GENERAL, 0
+
+
+def exponent_kind(e: float) -> int:
+    return _EXPONENT_KINDS.get(float(e), E_GENERAL)
+
+
+def value_exponent(p: float, q: float) -> float:
+    """The e with ||u||_p^q = key^e."""
+    return q if math.isinf(p) else q / p
+
+
+def scale_exponent(p: float, q: float) -> float:
+    """The e with ||u||_p^(q - p) = key^e, the scale of d||u||_p^q / du (p = inf: ||u||^(q - 1))."""
+    return q - 1.0 if math.isinf(p) else (q - p) / p
+
+
+def configs(gpu: list[triton.Config], interpreted: triton.Config) -> list[triton.Config]:
+    """Autotune candidates: several on a GPU, one under TRITON_INTERPRET=1 (interpreting is slow)."""
+    return [interpreted] if INTERPRET else gpu
+
+
+# ------------------------------------------------------------------------------- device helpers
+@triton.jit
+def scalar(value, like):
+    """A runtime scalar argument as a 0-d tensor of `like`'s dtype."""
+    return tl.full([], value, like.dtype)
+
+
+@triton.jit
+def load_rows(ptr, rows, row_ok, ks, D):
+    """The [len(rows), len(ks)] tile of a row-major [*, D] matrix, zero outside it."""
+    offsets = rows.to(tl.int64)[:, None] * D + ks[None, :]
+    return tl.load(ptr + offsets, mask=row_ok[:, None] & (ks[None, :] < D), other=0.0)
+
+
+@triton.jit
+def sign(u):
+    return tl.where(u > 0, 1.0, tl.where(u < 0, -1.0, 0.0)).to(u.dtype)
+
+
+@triton.jit
+def pow_pos(x, e, E_KIND: tl.constexpr):
+    """x^e for x > 0 and 0 where x == 0 (x >= 0): the zero-distance convention of every gradient."""
+    positive = x > 0
+    safe = tl.where(positive, x, 1.0)
+    if E_KIND == E_ONE:
+        r = x
+    elif E_KIND == E_HALF:
+        r = tl.sqrt(x)
+    elif E_KIND == E_ZERO:
+        r = tl.where(positive, 1.0, 0.0).to(x.dtype)
+    elif E_KIND == E_NEG_ONE:
+        r = tl.where(positive, 1.0 / safe, 0.0)
+    elif E_KIND == E_NEG_HALF:
+        r = tl.where(positive, 1.0 / tl.sqrt(safe), 0.0)
+    else:
+        r = tl.where(positive, tl.exp2(e * tl.log2(safe)), 0.0)
+    return r
+
+
+@triton.jit
+def lp_terms(a, p, P_KIND: tl.constexpr, P_INT: tl.constexpr):
+    """|u|^p elementwise for a = |u| (|u| itself for p = 1 and p = inf)."""
+    if P_KIND == P_TWO:
+        r = a * a
+    elif P_KIND == P_INT:
+        r = a
+        for _ in tl.static_range(P_INT - 1):
+            r = r * a
+    elif P_KIND == P_GENERAL:
+        r = tl.where(a > 0, tl.exp2(p * tl.log2(tl.where(a > 0, a, 1.0))), 0.0)
+    else:
+        r = a
+    return r
+
+
+@triton.jit
+def lp_direction(u, p, P_KIND: tl.constexpr, P_INT: tl.constexpr):
+    """sign(u) |u|^(p - 1) for finite p: d ||u||_p^q / du = q ||u||^(q - p) * this."""
+    if P_KIND == P_ONE:
+        r = sign(u)
+    elif P_KIND == P_TWO:
+        r = u
+    elif P_KIND == P_INT:
+        r = u
+        a = tl.abs(u)
+        for _ in tl.static_range(P_INT - 2):
+            r = r * a
+    else:
+        a = tl.abs(u)
+        r = sign(u) * tl.where(a > 0, tl.exp2((p - 1) * tl.log2(tl.where(a > 0, a, 1.0))), 0.0)
+    return r
+
+
+@triton.jit
+def pair_keys(a_ptr, rows_a, a_ok, b_ptr, rows_b, b_ok, D, p,
+              P_KIND: tl.constexpr, P_INT: tl.constexpr, WITH_ARGMAX: tl.constexpr,
+              BLOCK_A: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_D: tl.constexpr):
+    """Keys of all pairs (a_i, b_j) of two row tiles: ([BLOCK_A, BLOCK_B], argmax [BLOCK_A, BLOCK_B]).
+
+    The D axis is streamed in BLOCK_D chunks. For p = inf with WITH_ARGMAX the second output is
+    the first feature k of largest |a_ik - b_jk| (the subgradient's choice); otherwise zeros.
+    Rows outside the tiles (a_ok / b_ok false) read as zeros.
+    """
+    key = tl.zeros([BLOCK_A, BLOCK_B], dtype=a_ptr.dtype.element_ty)
+    arg = tl.zeros([BLOCK_A, BLOCK_B], dtype=tl.int32)
+    for d0 in range(0, D, BLOCK_D):
+        ks = d0 + tl.arange(0, BLOCK_D)
+        a = load_rows(a_ptr, rows_a, a_ok, ks, D)
+        b = load_rows(b_ptr, rows_b, b_ok, ks, D)
+        u = tl.abs(a[:, None, :] - b[None, :, :])
+        if P_KIND == P_INF:
+            chunk_max = tl.max(u, axis=2)
+            if WITH_ARGMAX:
+                first = tl.min(tl.where(u == chunk_max[:, :, None], ks[None, None, :], 2147483647), axis=2)
+                # strict >: an earlier chunk keeps a tie
+                arg = tl.where(chunk_max > key, first, arg)
+            key = tl.maximum(key, chunk_max)
+        else:
+            key += tl.sum(lp_terms(u, p, P_KIND, P_INT), axis=2)
+    return key, arg
+
+
+@triton.jit
+def row_keys(a_ptr, rows_a, b_ptr, rows_b, ok, D, p,
+             P_KIND: tl.constexpr, P_INT: tl.constexpr, BLOCK: tl.constexpr, BLOCK_D: tl.constexpr):
+    """Keys of the row pairs (a_{rows_a[i]}, b_{rows_b[i]}): [BLOCK]."""
+    key = tl.zeros([BLOCK], dtype=a_ptr.dtype.element_ty)
+    for d0 in range(0, D, BLOCK_D):
+        ks = d0 + tl.arange(0, BLOCK_D)
+        u = tl.abs(load_rows(a_ptr, rows_a, ok, ks, D) - load_rows(b_ptr, rows_b, ok, ks, D))
+        if P_KIND == P_INF:
+            key = tl.maximum(key, tl.max(u, axis=1))
+        else:
+            key += tl.sum(lp_terms(u, p, P_KIND, P_INT), axis=1)
+    return key
+
+
+@triton.jit
+def weighted_directions(w, argmax, a_ptr, rows_a, a_ok, b_ptr, rows_b, b_ok, ks, D, p,
+                        P_KIND: tl.constexpr, P_INT: tl.constexpr):
+    """sum_j w[i, j] * direction(a_i - b_j) on the feature chunk ks: [BLOCK_A, len(ks)].
+
+    direction is sign(u) |u|^(p - 1) for finite p, and for p = inf sign(u_k) at k = argmax[i, j]
+    (0 elsewhere); w carries q ||u||^(q - p), the upstream gradient and 0 for excluded pairs.
+    """
+    a = load_rows(a_ptr, rows_a, a_ok, ks, D)
+    b = load_rows(b_ptr, rows_b, b_ok, ks, D)
+    u = a[:, None, :] - b[None, :, :]
+    if P_KIND == P_INF:
+        h = tl.where(ks[None, None, :] == argmax[:, :, None], sign(u), 0.0)
+    else:
+        h = lp_direction(u, p, P_KIND, P_INT)
+    return tl.sum(w[:, :, None] * h, axis=1)
