@@ -80,7 +80,14 @@ def min_distance(x: torch.Tensor, bank: torch.Tensor, p: float = 2.0, q: float =
     Returns:
         values: [N] in x's dtype, min_j ||x_i - bank_j||_p^q, differentiable w.r.t. x and bank.
         indices: [N] int64, the argmin (lowest index on ties).
+
+    A bank that is not a tensor on x's device (a CPU tensor for CUDA queries, an np.ndarray or
+    np.memmap, a path to a .npy file, an iterable of chunks) is streamed: see omasgan.ops.streaming.
     """
+    if not isinstance(bank, torch.Tensor) or (isinstance(x, torch.Tensor) and bank.device != x.device):
+        from omasgan.ops.streaming import streamed_min_distance
+
+        return streamed_min_distance(x, bank, p, q, backend=backend)
     C.check_tensor(x, "x")
     C.check_tensor(bank, "bank")
     C.check_same_device(x=x, bank=bank)
