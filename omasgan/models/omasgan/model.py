@@ -1,0 +1,387 @@
+"""OMASGAN (METHOD.md section 2): four training stages and the anomaly score.
+
+    Stage 1  G, V      f-GAN (or KLWGAN) on normal data
+    Stage 2  B (, V)   boundary samples: L_B = -m(B, G) + lambda d(B, G) + mu s(B, z); G frozen
+    Stage 3  G', C     active negative training: positives x, G(z); negatives G'(z), B(z)
+    Stage 4  J         anomaly discriminator: B(z) vs x and G'(z)
+    Score    AS(x) = J(x) + lambda_s fD(G', delta_x) [+ kappa min_j ||x - G'(z_j)||_p^q],
+             each term standardised on normal validation data.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from omasgan import divergences, plots
+from omasgan.engine import Engine, Stage, seed_everything
+from omasgan.models.base import Detector, DetectorConfig, check_int, check_number
+from omasgan.models.omasgan import losses
+from omasgan.models.omasgan.networks import build_networks, copy_into
+from omasgan.nets import is_dcgan_shape
+from omasgan.ops import f_divergence_score, min_distance
+
+BANK_SOURCES = ("generator", "data")
+SCORE_TERMS = ("J", "fD", "manifold")
+
+
+@dataclass
+class OMASGANConfig(DetectorConfig):
+    """OMASGAN's settings; defaults are METHOD.md's.
+
+    Networks: latent_dim, width (DCGAN base channels), hidden (MLP width), spectral_norm.
+    Stage 1: stage1 ("fgan" or "klwgan"), divergence (one of omasgan.divergences.NAMES),
+        gradient_penalty (gamma_gp; the penalty's weight is gamma_gp / 2), temperature (KLWGAN T).
+    Stage 2: lambda_d (lambda), mu, p, q (the l_p^q of d and s), bank_size (Q), bank_source
+        ("generator": Q samples of G; "data": Q normal training samples).
+    Stage 3: alpha, beta. Stage 4: gamma.
+    Score: lambda_s, kappa (manifold term, 0 = off), score_bank_size (Q samples of G').
+    Optimisation: epochs per stage (4 ints), steps_per_epoch (cap, None = full passes), lr, Adam betas.
+    """
+
+    latent_dim: int = 64
+    width: int = 32
+    hidden: int = 128
+    spectral_norm: bool = False
+    stage1: str = "fgan"
+    divergence: str = "pearson"
+    gradient_penalty: float = 10.0
+    temperature: float = 5.0
+    lambda_d: float = 1.0
+    mu: float = 1.0
+    p: float = 2.0
+    q: float = 1.0
+    bank_size: int = 20000
+    bank_source: str = "generator"
+    alpha: float = 0.5
+    beta: float = 0.6
+    gamma: float = 0.5
+    lambda_s: float = 1.0
+    kappa: float = 0.0
+    score_bank_size: int = 10000
+    epochs: tuple = (20, 10, 10, 10)
+    steps_per_epoch: int | None = None
+    lr: float = 2e-4
+    adam_betas: tuple = (0.5, 0.999)
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("latent_dim", "width", "hidden", "bank_size", "score_bank_size"):
+            check_int(self, name, low=1)
+        if self.stage1 not in losses.STAGE1_VARIANTS:
+            raise ValueError(f"stage1 must be one of {', '.join(losses.STAGE1_VARIANTS)}; got {self.stage1!r}")
+        if self.divergence not in divergences.NAMES:
+            raise ValueError(f"divergence must be one of {', '.join(divergences.NAMES)}; got {self.divergence!r}")
+        if self.bank_source not in BANK_SOURCES:
+            raise ValueError(f"bank_source must be one of {', '.join(BANK_SOURCES)}; got {self.bank_source!r}")
+        for name in ("gradient_penalty", "lambda_d", "mu", "lambda_s", "kappa"):
+            check_number(self, name, low=0)
+        for name in ("alpha", "beta", "gamma"):
+            check_number(self, name, low=0, high=1)
+        check_number(self, "temperature", low=0, low_open=True)
+        check_number(self, "lr", low=0, low_open=True)
+        check_number(self, "p", low=1)
+        check_number(self, "q", low=0, low_open=True)
+        self.epochs = tuple(self.epochs)
+        self.adam_betas = tuple(self.adam_betas)
+        if len(self.epochs) != 4 or any(isinstance(e, bool) or not isinstance(e, int) or e < 0 for e in self.epochs):
+            raise ValueError(f"epochs must be 4 non-negative ints (stages 1-4), got {self.epochs!r}")
+        if self.steps_per_epoch is not None:
+            check_int(self, "steps_per_epoch", low=1)
+
+
+# Presets: "quick" fits minutes per MNIST class on 2 CPU cores; "paper" is the reference's scale.
+_PRESETS_IMAGES = {
+    "quick": dict(width=16, latent_dim=32, batch_size=64, max_train_samples=12000, epochs=(4, 2, 2, 2),
+                  steps_per_epoch=None, bank_size=2048, score_bank_size=2048, lr=2e-4),
+    "paper": dict(width=64, latent_dim=128, batch_size=64, epochs=(20, 10, 10, 10), bank_size=20000,
+                  score_bank_size=10000, lr=2e-4),
+}
+_PRESETS_VECTORS = {
+    "quick": dict(hidden=128, latent_dim=8, batch_size=128, epochs=(60, 20, 20, 20), bank_size=2000,
+                  score_bank_size=2000, lr=1e-3),
+    "paper": dict(hidden=256, latent_dim=16, batch_size=128, epochs=(200, 60, 60, 60), bank_size=20000,
+                  score_bank_size=10000, lr=1e-3),
+}
+
+
+class OMASGAN(Detector):
+    """OMASGAN anomaly detector. `OMASGAN(**settings)`, see `OMASGANConfig` for every setting."""
+
+    name = "omasgan"
+    Config = OMASGANConfig
+    presets = _PRESETS_IMAGES
+
+    def __init__(self, **config):
+        super().__init__(**config)
+        self.score_bank_values: torch.Tensor | None = None  # [Qs] C(G'(z_j))
+        self.score_bank: torch.Tensor | None = None  # [Qs, D] G'(z_j), kept when kappa > 0
+        self.score_stats: torch.Tensor | None = None  # [3, 2] (mean, std) per SCORE_TERMS on validation
+
+    @classmethod
+    def preset_settings(cls, preset: str, input_shape) -> dict:
+        table = _PRESETS_IMAGES if is_dcgan_shape(tuple(input_shape)) else _PRESETS_VECTORS
+        return dict(table[preset])
+
+    # ------------------------------------------------------------------------------ building
+    def _build(self, input_shape) -> None:
+        c = self.config
+        nets = build_networks(input_shape, latent_dim=c.latent_dim, width=c.width, hidden=c.hidden,
+                              spectral_norm=c.spectral_norm)
+        self.networks = {k: v.to(self.device) for k, v in nets.items()}
+
+    def _adam(self, name: str) -> torch.optim.Adam:
+        return torch.optim.Adam(self.networks[name].parameters(), lr=self.config.lr, betas=self.config.adam_betas)
+
+    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """[n, latent_dim] standard normal codes on the model's device."""
+        return torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
+
+    @torch.no_grad()
+    def sample(self, network: str, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """[n, *input_shape] samples of generator `network` ("G", "B" or "G_prime"), eval mode."""
+        net = self.networks[network]
+        was_training = net.training
+        net.eval()
+        out = torch.cat([net(self.latent(len(chunk), generator)) for chunk in torch.arange(n).split(1024)])
+        net.train(was_training)
+        return out.float()
+
+    # -------------------------------------------------------------------------------- stages
+    def _critic_update(self, critic: str, optimizer, v_real_fn, loss_fn) -> tuple[torch.Tensor, torch.Tensor]:
+        """One critic step on loss_fn(v_real) + gradient penalty -> (detached loss, detached v_real)."""
+        c = self.config
+        optimizer.zero_grad(set_to_none=True)
+        x, v_real = v_real_fn()
+        loss = loss_fn(v_real)
+        if c.gradient_penalty > 0:
+            activation = losses.divergence_activation(c.divergence) if c.stage1 == "fgan" else (lambda v: v)
+            loss = loss + c.gradient_penalty / 2 * losses.gradient_penalty(self.networks[critic], x, activation)
+        loss.backward()
+        optimizer.step()
+        return loss.detach(), v_real.detach()
+
+    def _stage1(self, train: torch.Tensor, engine: Engine) -> Stage:
+        c, n = self.config, self.networks
+        G, V = n["G"], n["V"]
+        opt = {"G": self._adam("G"), "V": self._adam("V")}
+        args = (c.stage1, c.divergence, c.temperature)
+
+        def step(x):
+            with engine.autocast():
+                fake = G(self.latent(len(x)))
+                loss_v, v_real = self._critic_update(
+                    "V", opt["V"], lambda: (x, V(x)), lambda vr: losses.critic_loss(vr, V(fake.detach()), *args)
+                )
+                opt["G"].zero_grad(set_to_none=True)
+                with frozen(V):
+                    loss_g = losses.generator_loss(v_real, V(fake), *args)
+            loss_g.backward()
+            opt["G"].step()
+            return {"loss_V": loss_v, "loss_G": loss_g}
+
+        return Stage("stage1", {"G": G, "V": V}, opt, step, train, c.epochs[0], c.batch_size,
+                     snapshot=lambda p: self._snapshot(p, train, ("G",)), steps_per_epoch=c.steps_per_epoch)
+
+    def _stage2(self, train: torch.Tensor, engine: Engine) -> Stage:
+        c, n = self.config, self.networks
+        B, V = n["B"], n["V"]
+        opt = {"B": self._adam("B"), "V": self._adam("V")}
+        args = (c.stage1, c.divergence, c.temperature)
+        stage_data: dict[str, torch.Tensor] = {}
+
+        def setup():
+            copy_into(B, n["G"])
+            n["G"].eval()
+            if c.bank_source == "generator":
+                bank = self.sample("G", c.bank_size)
+            else:
+                bank = train[torch.randperm(len(train))[: c.bank_size]].to(self.device)
+            stage_data["bank"] = bank.reshape(len(bank), -1).contiguous()
+
+        def step(x):
+            z = self.latent(len(x))
+            with engine.autocast():
+                boundary = B(z)
+                loss_v, v_real = self._critic_update(
+                    "V", opt["V"], lambda: (x, V(x)),
+                    lambda vr: losses.critic_loss(vr, V(boundary.detach()), *args),
+                )
+                opt["B"].zero_grad(set_to_none=True)
+                with frozen(V):
+                    v_boundary = V(boundary)
+            loss_b, parts = losses.boundary_loss(
+                v_real, v_boundary, z, boundary, stage_data["bank"], lambda_d=c.lambda_d, mu=c.mu, p=c.p, q=c.q,
+                variant=c.stage1, divergence=c.divergence, temperature=c.temperature,
+            )
+            loss_b.backward()
+            opt["B"].step()
+            return {"loss_V": loss_v, "loss_B": loss_b, **parts}
+
+        return Stage("stage2", {"B": B, "V": V}, opt, step, train, c.epochs[1], c.batch_size, setup=setup,
+                     snapshot=lambda p: self._snapshot(p, train, ("G", "B")), steps_per_epoch=c.steps_per_epoch,
+                     extra=stage_data)
+
+    def _stage3(self, train: torch.Tensor, engine: Engine) -> Stage:
+        c, n = self.config, self.networks
+        Gp, C = n["G_prime"], n["C"]
+        opt = {"G_prime": self._adam("G_prime"), "C": self._adam("C")}
+        weights = dict(alpha=c.alpha, beta=c.beta, divergence=c.divergence)
+
+        def setup():
+            copy_into(Gp, n["G"])
+            copy_into(C, n["V"])  # C starts as the critic that already separates data from G and B
+            n["G"].eval()
+            n["B"].eval()
+
+        def step(x):
+            with torch.no_grad(), engine.autocast():
+                from_g, from_b = n["G"](self.latent(len(x))), n["B"](self.latent(len(x)))
+            with engine.autocast():
+                retrained = Gp(self.latent(len(x)))
+                v_g, v_b = C(from_g), C(from_b)
+                loss_c, v_real = self._critic_update(
+                    "C", opt["C"], lambda: (x, C(x)),
+                    lambda vr: -losses.active_negative_objective(vr, v_g, C(retrained.detach()), v_b, **weights),
+                )
+                opt["G_prime"].zero_grad(set_to_none=True)
+                with frozen(C):
+                    objective = losses.active_negative_objective(
+                        v_real, v_g.detach(), C(retrained), v_b.detach(), **weights
+                    )
+            objective.backward()
+            opt["G_prime"].step()
+            return {"loss_C": loss_c, "loss_G_prime": objective}
+
+        return Stage("stage3", {"G_prime": Gp, "C": C}, opt, step, train, c.epochs[2], c.batch_size, setup=setup,
+                     snapshot=lambda p: self._snapshot(p, train, ("G", "B", "G_prime")),
+                     steps_per_epoch=c.steps_per_epoch)
+
+    def _stage4(self, train: torch.Tensor, engine: Engine) -> Stage:
+        c, n = self.config, self.networks
+        J = n["J"]
+        opt = {"J": self._adam("J")}
+
+        def setup():
+            n["G_prime"].eval()
+            n["B"].eval()
+
+        def step(x):
+            with torch.no_grad(), engine.autocast():
+                retrained, boundary = n["G_prime"](self.latent(len(x))), n["B"](self.latent(len(x)))
+            opt["J"].zero_grad(set_to_none=True)
+            with engine.autocast():
+                loss = losses.anomaly_discriminator_loss(J(x), J(retrained), J(boundary), c.gamma)
+            loss.backward()
+            opt["J"].step()
+            return {"loss_J": loss}
+
+        return Stage("stage4", {"J": J}, opt, step, train, c.epochs[3], c.batch_size, setup=setup,
+                     snapshot=lambda p: self._snapshot(p, train, ("G", "B", "G_prime"), contour=True),
+                     steps_per_epoch=c.steps_per_epoch)
+
+    def stages(self, train: torch.Tensor, engine: Engine) -> list[Stage]:
+        """The four stages over normal training data [N, ...] (networks must be built)."""
+        return [self._stage1(train, engine), self._stage2(train, engine),
+                self._stage3(train, engine), self._stage4(train, engine)]
+
+    def _fit(self, train: torch.Tensor, val: torch.Tensor, engine: Engine) -> None:
+        seed_everything(self.config.seed, self.config.deterministic)
+        self._build(train.shape[1:])
+        resumable = {k: v for k, v in dataclasses.asdict(self.config).items() if k not in ("resume", "progress")}
+        engine.fit(self.stages(train, engine), self.networks, config=resumable, resume=self.config.resume)
+        self._calibrate(val)
+
+    # --------------------------------------------------------------------------------- score
+    @torch.no_grad()
+    def _calibrate(self, val: torch.Tensor) -> None:
+        """Draws the score bank of G' and standardises each score term on validation data."""
+        c = self.config
+        for net in self.networks.values():
+            net.eval()
+        bank = self.sample("G_prime", c.score_bank_size, torch.Generator().manual_seed(c.seed + 7))
+        self.score_bank_values = torch.cat([self.networks["C"](b).float() for b in bank.split(c.score_batch_size)])
+        self.score_bank = bank.reshape(len(bank), -1) if c.kappa > 0 else None
+        self.score_stats = torch.stack([torch.zeros(3), torch.ones(3)], dim=1).to(self.device)
+        raw = torch.cat([self._raw_terms(b.to(self.device)) for b in val.split(c.score_batch_size)])
+        std = raw.std(dim=0) if len(raw) > 1 else torch.ones(3, device=raw.device)
+        self.score_stats = torch.stack([raw.mean(dim=0), std.clamp_min(1e-8)], dim=1)
+
+    def _raw_terms(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, ...] -> [B, 3] unstandardised (J logit, fD, manifold distance or 0)."""
+        n, c = self.networks, self.config
+        fd = f_divergence_score(n["C"](x).float(), self.score_bank_values, c.divergence)
+        if self.score_bank is not None:
+            manifold = min_distance(x.reshape(len(x), -1).float(), self.score_bank, c.p, c.q)[0]
+        else:
+            manifold = torch.zeros_like(fd)
+        return torch.stack([n["J"](x).float(), fd, manifold], dim=1)
+
+    def _terms(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, ...] -> [B, 3] standardised terms."""
+        return (self._raw_terms(x) - self.score_stats[:, 0]) / self.score_stats[:, 1]
+
+    def _score(self, x: torch.Tensor) -> torch.Tensor:
+        weights = torch.tensor([1.0, self.config.lambda_s, self.config.kappa], device=x.device)
+        return self._terms(x) @ weights
+
+    def score_terms(self, x) -> dict[str, np.ndarray]:
+        """The standardised terms of AS for samples [N, ...]: {"J", "fD", "manifold"} -> [N]."""
+        self._check_fitted()
+        from omasgan.models.base import as_tensor
+
+        x = as_tensor(x)
+        for net in self.networks.values():
+            net.eval()
+        with torch.no_grad():
+            terms = torch.cat([self._terms(b.to(self.device)).cpu() for b in x.split(self.config.score_batch_size)])
+        return {name: terms[:, i].double().numpy() for i, name in enumerate(SCORE_TERMS)}
+
+    def _extra_state(self) -> dict:
+        bank = self.score_bank.cpu() if self.score_bank is not None else None
+        return {"score_bank_values": self.score_bank_values.cpu(), "score_bank": bank,
+                "score_stats": self.score_stats.cpu()}
+
+    def _load_extra_state(self, state: dict) -> None:
+        self.score_bank_values = state["score_bank_values"].to(self.device)
+        self.score_bank = state["score_bank"].to(self.device) if state["score_bank"] is not None else None
+        self.score_stats = state["score_stats"].to(self.device)
+
+    # ------------------------------------------------------------------------------- figures
+    def _snapshot(self, path: Path, train: torch.Tensor, generators: tuple[str, ...], contour: bool = False) -> None:
+        """Data and samples of `generators`: image rows, or a 2-D scatter (with J's contour)."""
+        gen = torch.Generator().manual_seed(1234)
+        labels = {"G": "G(z)", "B": "B(z) boundary", "G_prime": "G'(z)"}
+        n = 16 if train.dim() > 2 else 500
+        sets = {"data": train[torch.randperm(len(train), generator=gen)[:n]]}
+        sets.update({labels[g]: self.sample(g, n, gen).cpu() for g in generators})
+        title = f"{path.stem.split('_', 2)[-1]}: {', '.join(sets)}"
+        if train.dim() > 2:
+            plots.image_rows(sets, path, title)
+            return
+        J = self.networks["J"]
+
+        def j_logit(points):
+            J.eval()
+            with torch.no_grad():
+                return J(points.to(self.device)).float().cpu()
+
+        plots.scatter_2d(sets, path, title, contour=j_logit if contour else None, contour_label="J(x) logit")
+
+
+class frozen:
+    """Context: `module`'s parameters need no gradient inside (saves their backward)."""
+
+    def __init__(self, module: torch.nn.Module):
+        self.params = [p for p in module.parameters() if p.requires_grad]
+
+    def __enter__(self):
+        for p in self.params:
+            p.requires_grad_(False)
+
+    def __exit__(self, *exc):
+        for p in self.params:
+            p.requires_grad_(True)
