@@ -76,6 +76,8 @@ def scan_bank(x, bank, p=2.0, q=1.0, *, backend="auto", chunk_rows=None, allow_e
             "a streamed bank is a constant, but bank.requires_grad is True: pass bank.detach(), "
             "or put the bank on x's device to differentiate through it"
         )
+    if isinstance(bank, torch.Tensor) and bank.device == x.device and chunk_rows is None and bank.dim():
+        chunk_rows = max(1, bank.shape[0])  # already in place: one call of the in-memory op
     chunks = _host_chunks(bank, chunk_rows)
     first = next(chunks, None)
     if first is None:
