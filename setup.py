@@ -10,7 +10,9 @@ import os
 
 from setuptools import find_packages, setup
 
-CXX_FLAGS = ["-g0", "-O3", "-fopenmp"]  # torch adds its own -std
+# torch adds its own -std. The CPU kernels use ATen's AVX2 vector types (at::vec::Vectorized, with
+# Sleef from libtorch), which need the CPU_CAPABILITY macros as well as the instruction set.
+CXX_FLAGS = ["-g0", "-O3", "-fopenmp", "-mavx2", "-mfma", "-DCPU_CAPABILITY=AVX2", "-DCPU_CAPABILITY_AVX2"]
 NVCC_FLAGS = ["-O3", "--use_fast_math", "-lineinfo", "-Xcompiler", "-g0"]
 
 
@@ -47,7 +49,7 @@ def _extensions():
         ext = cpp_extension.CppExtension(
             "omasgan._C",
             sources,
-            extra_compile_args={"cxx": CXX_FLAGS + ["-mavx2", "-mfma"]},
+            extra_compile_args={"cxx": CXX_FLAGS},
             extra_link_args=["-fopenmp"],
         )
     return [ext], {"build_ext": cpp_extension.BuildExtension.with_options(use_ninja=True)}
