@@ -3,8 +3,11 @@
 Conventions of every kernel in this package:
 - The compute dtype is the tensors' dtype (float32 or float64); accumulators use it too.
 - Runtime float scalars (p, q, exponents, eps) are typed `tl.float64` in the kernel signatures
-  and cast to the compute dtype inside with `tl.full`, so float64 kernels see them exactly
-  (Triton would otherwise pass a Python float as float32).
+  and cast to the compute dtype inside with `tl.full([], value, dtype)`, so float64 kernels see
+  them exactly (Triton would otherwise pass a Python float as float32).
+- Few small device functions, none for one-liners, and tl.full rather than tl.zeros (itself a
+  device function): under TRITON_INTERPRET=1 every device-function call re-patches triton.language
+  (about 1-2 ms), which dominates the interpreted tests' time.
 - A row-pair distance is handled as its "key": sum_k |u_k|^p for finite p, max_k |u_k| for
   p = inf. The key is monotonic in the norm (argmin needs nothing more) and the norm^q is
   key^(q/p) (key^q for p = inf), one power instead of a root and a power.
@@ -60,12 +63,6 @@ def configs(gpu: list[triton.Config], interpreted: triton.Config) -> list[triton
 
 
 # ------------------------------------------------------------------------------- device helpers
-@triton.jit
-def scalar(value, like):
-    """A runtime scalar argument as a 0-d tensor of `like`'s dtype."""
-    return tl.full([], value, like.dtype)
-
-
 @triton.jit
 def load_rows(ptr, rows, row_ok, ks, D):
     """The [len(rows), len(ks)] tile of a row-major [*, D] matrix, zero outside it."""
@@ -142,8 +139,8 @@ def pair_keys(a_ptr, rows_a, a_ok, b_ptr, rows_b, b_ok, D, p,
     the first feature k of largest |a_ik - b_jk| (the subgradient's choice); otherwise zeros.
     Rows outside the tiles (a_ok / b_ok false) read as zeros.
     """
-    key = tl.zeros([BLOCK_A, BLOCK_B], dtype=a_ptr.dtype.element_ty)
-    arg = tl.zeros([BLOCK_A, BLOCK_B], dtype=tl.int32)
+    key = tl.full([BLOCK_A, BLOCK_B], 0, a_ptr.dtype.element_ty)
+    arg = tl.full([BLOCK_A, BLOCK_B], 0, tl.int32)
     for d0 in range(0, D, BLOCK_D):
         ks = d0 + tl.arange(0, BLOCK_D)
         a = load_rows(a_ptr, rows_a, a_ok, ks, D)
@@ -165,7 +162,7 @@ def pair_keys(a_ptr, rows_a, a_ok, b_ptr, rows_b, b_ok, D, p,
 def row_keys(a_ptr, rows_a, b_ptr, rows_b, ok, D, p,
              P_KIND: tl.constexpr, P_INT: tl.constexpr, BLOCK: tl.constexpr, BLOCK_D: tl.constexpr):
     """Keys of the row pairs (a_{rows_a[i]}, b_{rows_b[i]}): [BLOCK]."""
-    key = tl.zeros([BLOCK], dtype=a_ptr.dtype.element_ty)
+    key = tl.full([BLOCK], 0, a_ptr.dtype.element_ty)
     for d0 in range(0, D, BLOCK_D):
         ks = d0 + tl.arange(0, BLOCK_D)
         u = tl.abs(load_rows(a_ptr, rows_a, ok, ks, D) - load_rows(b_ptr, rows_b, ok, ks, D))

@@ -21,7 +21,7 @@ import triton
 import triton.language as tl
 
 from omasgan.kernels import _lp
-from omasgan.kernels._lp import load_rows, pair_keys, pow_pos, scalar, weighted_directions
+from omasgan.kernels._lp import pair_keys, pow_pos, weighted_directions
 
 
 @triton.jit
@@ -57,11 +57,11 @@ def _dispersion_kernel(z_ptr, b_ptr, partial_ptr, N, DZ, DB, p: tl.float64, e: t
         rows = ti * BLOCK + tl.arange(0, BLOCK)
         cols = tj * BLOCK + tl.arange(0, BLOCK)
         row_ok, col_ok = rows < N, cols < N
-        zero = tl.zeros([BLOCK, BLOCK], dtype=z_ptr.dtype.element_ty)
-        key_z, _, key_b, _ = _pair_tiles(z_ptr, b_ptr, rows, row_ok, cols, col_ok, DZ, DB, scalar(p, zero),
+        dtype = z_ptr.dtype.element_ty
+        key_z, _, key_b, _ = _pair_tiles(z_ptr, b_ptr, rows, row_ok, cols, col_ok, DZ, DB, tl.full([], p, dtype),
                                          P_KIND, P_INT, False, BLOCK, BLOCK_D)
-        e = scalar(e, zero)
-        ratio = pow_pos(key_z, e, E_KIND) / (scalar(eps, zero) + pow_pos(key_b, e, E_KIND))
+        e = tl.full([], e, dtype)
+        ratio = pow_pos(key_z, e, E_KIND) / (tl.full([], eps, dtype) + pow_pos(key_b, e, E_KIND))
         upper = row_ok[:, None] & col_ok[None, :] & (rows[:, None] < cols[None, :])
         tl.store(partial_ptr + ti * tl.num_programs(1) + tj, tl.sum(tl.sum(tl.where(upper, ratio, 0.0), axis=1), axis=0))
 
@@ -98,9 +98,9 @@ def _dispersion_backward_kernel(grad_ptr, z_ptr, b_ptr, grad_z_ptr, grad_b_ptr, 
     """grad_z, grad_b (zero-initialised) [N, Dz], [N, Db]; grad_ptr: the 0-d upstream gradient."""
     rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     row_ok = rows < N
-    zero = tl.zeros([BLOCK, BLOCK], dtype=z_ptr.dtype.element_ty)
-    p, q, e, e_scale, eps = scalar(p, zero), scalar(q, zero), scalar(e, zero), scalar(e_scale, zero), scalar(eps, zero)
-    n = scalar(N, zero)
+    dtype = z_ptr.dtype.element_ty
+    p, q, e, e_scale = tl.full([], p, dtype), tl.full([], q, dtype), tl.full([], e, dtype), tl.full([], e_scale, dtype)
+    eps, n = tl.full([], eps, dtype), tl.full([], N, dtype)
     c = 2.0 * tl.load(grad_ptr) / (n * (n - 1.0))
     for j0 in range(0, N, BLOCK):
         cols = j0 + tl.arange(0, BLOCK)

@@ -13,8 +13,6 @@ import torch
 import triton
 import triton.language as tl
 
-from omasgan.kernels._lp import scalar
-
 _BLOCK = 1024
 
 
@@ -115,14 +113,14 @@ def _bound_kernel(vp_ptr, vq_ptr, grad_p_ptr, grad_q_ptr, partial_ptr, NP, NQ, P
         v = tl.load(vp_ptr + offs, mask=ok, other=0.0)
         term, d_term = _g(v, CODE)
         if NEED_GRAD:
-            tl.store(grad_p_ptr + offs, d_term / scalar(NP, v), mask=ok)
+            tl.store(grad_p_ptr + offs, d_term / tl.full([], NP, v.dtype), mask=ok)
     else:
         offs = (pid - PROGRAMS_P) * BLOCK + tl.arange(0, BLOCK)
         ok = offs < NQ
         v = tl.load(vq_ptr + offs, mask=ok, other=0.0)
         term, d_term = _fstar_g(v, CODE)
         if NEED_GRAD:
-            tl.store(grad_q_ptr + offs, -d_term / scalar(NQ, v), mask=ok)
+            tl.store(grad_q_ptr + offs, -d_term / tl.full([], NQ, v.dtype), mask=ok)
     tl.store(partial_ptr + pid, tl.sum(tl.where(ok, term, 0.0), axis=0))
 
 

@@ -21,7 +21,7 @@ import triton
 import triton.language as tl
 
 from omasgan.kernels import _lp
-from omasgan.kernels._lp import load_rows, pair_keys, pow_pos, row_keys, scalar
+from omasgan.kernels._lp import load_rows, pair_keys, pow_pos, row_keys
 
 _MIN_ROWS_PER_SPLIT = 64  # a bank slice shorter than this is not worth a program of its own
 _INTERPRETED_PROGRAMS = 4  # without a GPU: still split, so the merge is exercised by the tests
@@ -39,8 +39,8 @@ def _update_best(best, best_idx, key, cols):
 @triton.jit
 def _slice_bounds(Q, BLOCK_Q: tl.constexpr):
     """Bank rows [start, end) of this program's slice, in whole BLOCK_Q tiles."""
-    tiles = tl.cdiv(Q, BLOCK_Q)
-    per_slice = tl.cdiv(tiles, tl.num_programs(1)) * BLOCK_Q
+    tiles = (Q + BLOCK_Q - 1) // BLOCK_Q
+    per_slice = (tiles + tl.num_programs(1) - 1) // tl.num_programs(1) * BLOCK_Q
     start = tl.program_id(1) * per_slice
     return start, tl.minimum(start + per_slice, Q)
 
@@ -71,12 +71,12 @@ def _nearest_dot_kernel(x_ptr, bank_ptr, bank_sq_ptr, best_ptr, idx_ptr, N, Q, D
     rows = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     row_ok = rows < N
     best = tl.full([BLOCK_N], float("inf"), tl.float32)
-    best_idx = tl.zeros([BLOCK_N], dtype=tl.int32)
+    best_idx = tl.full([BLOCK_N], 0, tl.int32)
     start, end = _slice_bounds(Q, BLOCK_Q)
     for q0 in range(start, end, BLOCK_Q):
         cols = q0 + tl.arange(0, BLOCK_Q)
         col_ok = cols < end
-        dots = tl.zeros([BLOCK_N, BLOCK_Q], dtype=tl.float32)
+        dots = tl.full([BLOCK_N, BLOCK_Q], 0, tl.float32)
         for d0 in range(0, D, BLOCK_D):
             ks = d0 + tl.arange(0, BLOCK_D)
             x = load_rows(x_ptr, rows, row_ok, ks, D)
@@ -106,8 +106,8 @@ def _nearest_direct_kernel(x_ptr, bank_ptr, best_ptr, idx_ptr, N, Q, D, p: tl.fl
     rows = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     row_ok = rows < N
     best = tl.full([BLOCK_N], float("inf"), x_ptr.dtype.element_ty)
-    best_idx = tl.zeros([BLOCK_N], dtype=tl.int32)
-    p = scalar(p, best)
+    best_idx = tl.full([BLOCK_N], 0, tl.int32)
+    p = tl.full([], p, best.dtype)
     start, end = _slice_bounds(Q, BLOCK_Q)
     for q0 in range(start, end, BLOCK_Q):
         cols = q0 + tl.arange(0, BLOCK_Q)
@@ -126,9 +126,9 @@ def _selected_values_kernel(x_ptr, bank_ptr, idx_ptr, out_ptr, N, D, p: tl.float
     rows = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     row_ok = rows < N
     picked = tl.load(idx_ptr + rows, mask=row_ok, other=0)
-    zero = tl.zeros([BLOCK_N], dtype=x_ptr.dtype.element_ty)
-    key = row_keys(x_ptr, rows, bank_ptr, picked, row_ok, D, scalar(p, zero), P_KIND, P_INT, BLOCK_N, BLOCK_D)
-    tl.store(out_ptr + rows, pow_pos(key, scalar(e, zero), E_KIND), mask=row_ok)
+    dtype = x_ptr.dtype.element_ty
+    key = row_keys(x_ptr, rows, bank_ptr, picked, row_ok, D, tl.full([], p, dtype), P_KIND, P_INT, BLOCK_N, BLOCK_D)
+    tl.store(out_ptr + rows, pow_pos(key, tl.full([], e, dtype), E_KIND), mask=row_ok)
 
 
 def _bank_splits(n: int, q: int, device: torch.device) -> int:

@@ -20,7 +20,7 @@ import triton
 import triton.language as tl
 
 from omasgan.kernels import _lp
-from omasgan.kernels._lp import pair_keys, pow_pos, scalar, weighted_directions
+from omasgan.kernels._lp import pair_keys, pow_pos, weighted_directions
 
 _FORWARD_CONFIGS = _lp.configs(
     [
@@ -41,12 +41,12 @@ def _pairwise_kernel(x_ptr, y_ptr, out_ptr, argmax_ptr, N, M, D, p: tl.float64, 
     rows = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     cols = tl.program_id(1) * BLOCK_M + tl.arange(0, BLOCK_M)
     row_ok, col_ok = rows < N, cols < M
-    zero = tl.zeros([BLOCK_N, BLOCK_M], dtype=x_ptr.dtype.element_ty)
-    key, arg = pair_keys(x_ptr, rows, row_ok, y_ptr, cols, col_ok, D, scalar(p, zero),
+    dtype = x_ptr.dtype.element_ty
+    key, arg = pair_keys(x_ptr, rows, row_ok, y_ptr, cols, col_ok, D, tl.full([], p, dtype),
                          P_KIND, P_INT, WITH_ARGMAX, BLOCK_N, BLOCK_M, BLOCK_D)
     out = rows.to(tl.int64)[:, None] * M + cols[None, :]
     ok = row_ok[:, None] & col_ok[None, :]
-    tl.store(out_ptr + out, pow_pos(key, scalar(e, zero), E_KIND), mask=ok)
+    tl.store(out_ptr + out, pow_pos(key, tl.full([], e, dtype), E_KIND), mask=ok)
     if WITH_ARGMAX:
         tl.store(argmax_ptr + out, arg, mask=ok)
 
@@ -74,9 +74,9 @@ def _row_pass_kernel(grad_ptr, dist_ptr, argmax_ptr, stride_a, stride_b, a_ptr, 
     rows = tl.program_id(0) * BLOCK_A + tl.arange(0, BLOCK_A)
     ks = tl.program_id(1) * BLOCK_D + tl.arange(0, BLOCK_D)
     row_ok = rows < NA
-    acc = tl.zeros([BLOCK_A, BLOCK_D], dtype=a_ptr.dtype.element_ty)
-    zero = tl.zeros([BLOCK_A, BLOCK_B], dtype=a_ptr.dtype.element_ty)
-    p, q, e = scalar(p, zero), scalar(q, zero), scalar(e, zero)
+    dtype = a_ptr.dtype.element_ty
+    acc = tl.full([BLOCK_A, BLOCK_D], 0, dtype)
+    p, q, e = tl.full([], p, dtype), tl.full([], q, dtype), tl.full([], e, dtype)
     for j0 in range(0, NB, BLOCK_B):
         cols = j0 + tl.arange(0, BLOCK_B)
         col_ok = cols < NB
