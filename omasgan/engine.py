@@ -31,6 +31,7 @@ from typing import Callable, Mapping, Sequence
 import torch
 from torch import nn
 
+from omasgan import distributed
 from omasgan.data import batches
 
 CHECKPOINT_FORMAT = "omasgan-checkpoint"
@@ -122,8 +123,13 @@ def set_rng_state(state: Mapping) -> None:
 
 
 def atomic_save(payload: dict, path: str | Path) -> Path:
-    """torch.save to a temp file in the same folder, then rename: a kill never leaves half a file."""
+    """torch.save to a temp file in the same folder, then rename: a kill never leaves half a file.
+
+    Under torchrun only rank 0 writes (every rank holds the same weights); the others return `path`.
+    """
     path = Path(path)
+    if not distributed.is_main_process():
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -183,12 +189,13 @@ class Engine:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.device = resolve_device(device)
+        self.device = distributed.rank_device(resolve_device(device))
         self.seed = int(seed)
         self.deterministic = bool(deterministic)
         self.bf16 = precision == "bf16" or (precision == "auto" and self.device.type == "cuda")
         self.progress = progress
         self.epoch_end_hooks: list[Callable[[Stage, int, dict], None]] = []
+        self._parallel: dict[int, nn.Module] = {}
 
     # -------------------------------------------------------------------------------- paths
     @property
@@ -205,7 +212,7 @@ class Engine:
 
     def log(self, record: Mapping) -> None:
         """Appends one JSON line to metrics.jsonl (no-op without an output folder)."""
-        if self.metrics_path is None:
+        if self.metrics_path is None or not distributed.is_main_process():
             return
         self.metrics_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.metrics_path, "a") as f:
@@ -215,6 +222,7 @@ class Engine:
     def _save(self, stages, index: int, epoch: int, modules, config) -> None:
         if self.checkpoint_path is None:
             return
+        rng_of_every_rank = distributed.gather_objects(rng_state())  # so each rank resumes its own noise
         atomic_save(
             {
                 "format": CHECKPOINT_FORMAT,
@@ -225,10 +233,12 @@ class Engine:
                 "networks": {k: m.state_dict() for k, m in modules.items()},
                 "optimizers": {k: o.state_dict() for k, o in stages[index].optimizers.items()},
                 "rng": rng_state(),
+                "rng_ranks": rng_of_every_rank,
                 "config": config,
             },
             self.checkpoint_path,
         )
+        distributed.barrier()  # no rank runs ahead of the checkpoint rank 0 is writing
 
     def load_checkpoint(self, path: str | Path | None = None) -> dict:
         """The engine's checkpoint (default: out_dir/checkpoint.pt), checked."""
@@ -251,6 +261,25 @@ class Engine:
             raise CheckpointError(f"{self.checkpoint_path} does not match this model's stages or networks")
         return ckpt, index, int(ckpt["epoch"])
 
+    # ------------------------------------------------------------------------ several ranks
+    def parallel(self, module: nn.Module) -> nn.Module:
+        """`module` under DistributedDataParallel when this is one of several torchrun ranks (one
+        wrapper per module, reused by every stage), else `module` itself. Models wrap the networks
+        a stage trains; checkpoints always hold the unwrapped modules."""
+        if id(module) not in self._parallel:
+            self._parallel[id(module)] = distributed.parallel(module)
+        return self._parallel[id(module)]
+
+    def _rank_rng(self, ckpt: Mapping) -> Mapping:
+        """This rank's RNG state from a checkpoint; the same number of ranks must resume it."""
+        states = ckpt.get("rng_ranks") or [ckpt["rng"]]
+        if distributed.world_size() > 1 and len(states) != distributed.world_size():
+            raise CheckpointError(
+                f"{self.checkpoint_path} was written by {len(states)} rank(s); resume it with as many, "
+                f"not {distributed.world_size()}"
+            )
+        return states[distributed.rank()] if distributed.world_size() > 1 else states[0]
+
     # ---------------------------------------------------------------------------------- run
     def fit(
         self,
@@ -267,7 +296,8 @@ class Engine:
         ckpt, start_index, start_epoch = self._resume_point(stages, modules, config) if resume else (None, 0, 0)
         for index in range(start_index, len(stages)):
             stage = stages[index]
-            seed_everything(self.seed + 1000 * index, self.deterministic)
+            seed_everything(self.seed + 1000 * index + distributed.RANK_SEED_STRIDE * distributed.rank(),
+                            self.deterministic)
             if stage.setup is not None:
                 stage.setup()
             first_epoch = 0
@@ -276,14 +306,15 @@ class Engine:
                     module.load_state_dict(ckpt["networks"][name])
                 for name, opt in stage.optimizers.items():
                     opt.load_state_dict(ckpt["optimizers"][name])
-                set_rng_state(ckpt["rng"])
+                set_rng_state(self._rank_rng(ckpt))
                 first_epoch = start_epoch
             for epoch in range(first_epoch, stage.epochs):
                 means = self._run_epoch(stage, index, epoch)
                 self._save(stages, index, epoch + 1, modules, config)
                 for hook in self.epoch_end_hooks:
                     hook(stage, epoch, means)
-            if stage.snapshot is not None and self.out_dir is not None and first_epoch < stage.epochs:
+            if (stage.snapshot is not None and self.out_dir is not None and first_epoch < stage.epochs
+                    and distributed.is_main_process()):
                 stage.snapshot(self.out_dir / f"samples_{index + 1}_{stage.name}.png")
 
     def _run_epoch(self, stage: Stage, index: int, epoch: int) -> dict:
@@ -291,17 +322,21 @@ class Engine:
 
         for net in stage.networks.values():
             net.train()
-        n_batches = len(stage.data) // stage.batch_size or 1
+        n_batches = len(stage.data) // (stage.batch_size * distributed.world_size()) or 1
         if stage.steps_per_epoch is not None:
             n_batches = min(n_batches, stage.steps_per_epoch)
         sums: dict[str, float] = defaultdict(float)
         started = time.perf_counter()
         bar = tqdm(
             total=n_batches, desc=f"{stage.name} {epoch + 1}/{stage.epochs}", leave=False,
-            disable=not self.progress, dynamic_ncols=True,
+            disable=not self.progress or not distributed.is_main_process(), dynamic_ncols=True,
         )
-        drop_last = len(stage.data) >= stage.batch_size
-        for step, batch in enumerate(batches(stage.data, stage.batch_size, shuffle=True, drop_last=drop_last)):
+        if distributed.is_distributed():  # each rank its share (DistributedSampler), one order for all ranks
+            epoch_batches = distributed.shard_batches(stage.data, stage.batch_size, self.seed + 1000 * index, epoch)
+        else:
+            drop_last = len(stage.data) >= stage.batch_size
+            epoch_batches = batches(stage.data, stage.batch_size, shuffle=True, drop_last=drop_last)
+        for step, batch in enumerate(epoch_batches):
             if step == n_batches:
                 break
             losses = {k: _as_float(v) for k, v in stage.step(batch.to(self.device, non_blocking=True)).items()}
@@ -322,7 +357,7 @@ class Engine:
             bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
             bar.update()
         bar.close()
-        means = {k: v / max(1, n_batches) for k, v in sums.items()}
+        means = distributed.mean_over_ranks({k: v / max(1, n_batches) for k, v in sums.items()})
         self.log({"stage": stage.name, "epoch": epoch + 1, "steps": n_batches,
                   "seconds": round(time.perf_counter() - started, 3), **means})
         return means

@@ -1,5 +1,6 @@
 """Sharded min_distance over 2 gloo processes equals the single-process op exactly; a dead rank errors."""
 import datetime
+import json
 import multiprocessing
 import os
 import queue
@@ -150,3 +151,81 @@ def test_a_dead_rank_gives_a_clear_error_not_a_hang():
     status, message = got[0]
     assert status == "ok" and "another rank died" in message, got
     assert float(message.split("s ", 1)[0]) < 15, message
+
+
+# ------------------------------------------------------------------------------ DDP training
+class _Interrupted(Exception):
+    pass
+
+
+def _tiny_omasgan(out_dir, batch_size, **extra):
+    from omasgan.models.omasgan.model import OMASGAN
+
+    return OMASGAN(hidden=16, latent_dim=2, epochs=(2, 1, 1, 1), batch_size=batch_size, bank_size=64,
+                   score_bank_size=64, device="cpu", progress=False, out_dir=out_dir, seed=0, val_fraction=0.1,
+                   **extra)
+
+
+def _normal_points():
+    return torch.randn(640, 2, generator=torch.Generator().manual_seed(0))
+
+
+def _weights(det):
+    return {f"{net}.{k}": v.numpy().copy() for net, m in det.networks.items() for k, v in m.state_dict().items()}
+
+
+def _losses(out_dir):
+    with open(os.path.join(out_dir, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def _ddp_training(rank, tmp_dir):
+    """Each rank: a full 2-rank run, and one interrupted after stage 1's first epoch then resumed."""
+    from omasgan.models.omasgan.model import OMASGAN
+
+    torch.set_num_threads(1)  # two ranks on two cores: more threads spin against each other
+    OMASGAN._snapshot = lambda *args, **kwargs: None  # figures are slow and not under test
+    full = _tiny_omasgan(f"{tmp_dir}/full", 32).fit(_normal_points())
+
+    def stop_after_first_epoch(stage, epoch, means):
+        if stage.name == "stage1" and epoch == 0:
+            raise _Interrupted
+
+    make_engine = OMASGAN.make_engine
+    OMASGAN.make_engine = lambda self: _with_hook(make_engine(self), stop_after_first_epoch)
+    try:
+        _tiny_omasgan(f"{tmp_dir}/resumed", 32).fit(_normal_points())
+    except _Interrupted:
+        pass
+    OMASGAN.make_engine = make_engine
+    resumed = _tiny_omasgan(f"{tmp_dir}/resumed", 32, resume=True).fit(_normal_points())
+    probe = torch.randn(50, 2, generator=torch.Generator().manual_seed(5))
+    return {"full": _weights(full), "resumed": _weights(resumed),
+            "scores": (full.score_samples(probe), resumed.score_samples(probe))}
+
+
+def _with_hook(engine, hook):
+    engine.epoch_end_hooks.append(hook)
+    return engine
+
+
+def test_two_rank_ddp_training_completes_resumes_and_follows_single_process(tmp_path, monkeypatch):
+    got = run_ranks(_ddp_training, str(tmp_path), timeout_s=240)
+    assert all(status == "ok" for status, _ in got.values()), got
+    ranks = [got[r][1] for r in range(WORLD)]
+    for name, value in ranks[0]["full"].items():
+        assert np.array_equal(value, ranks[1]["full"][name]), f"ranks disagree on {name}"
+        assert np.array_equal(value, ranks[0]["resumed"][name]), f"resume changed {name}"
+    assert np.array_equal(*ranks[0]["scores"])
+    files = sorted(os.listdir(tmp_path / "full"))
+    assert files == ["checkpoint.pt", "metrics.jsonl"], files  # one checkpoint, no stray temp files
+
+    from omasgan.models.omasgan.model import OMASGAN
+
+    monkeypatch.setattr(OMASGAN, "_snapshot", lambda *args, **kwargs: None)
+    _tiny_omasgan(str(tmp_path / "single"), 64).fit(_normal_points())  # 64 = 2 ranks x 32
+    ddp, single = _losses(tmp_path / "full"), _losses(tmp_path / "single")
+    assert [(r["stage"], r["epoch"], r["steps"]) for r in ddp] == [(r["stage"], r["epoch"], r["steps"]) for r in single]
+    for a, b in zip(ddp, single):
+        for key in a.keys() - {"stage", "epoch", "steps", "seconds"}:
+            assert abs(a[key] - b[key]) <= 0.1 * abs(b[key]) + 0.01, (a["stage"], key, a[key], b[key])

@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,7 +167,7 @@ class OMASGAN(Detector):
 
     def _stage1(self, train: torch.Tensor, engine: Engine) -> Stage:
         c, n = self.config, self.networks
-        G, V = n["G"], n["V"]
+        G, V = engine.parallel(n["G"]), engine.parallel(n["V"])  # DDP under torchrun
         opt = {"G": self._adam("G"), "V": self._adam("V")}
         args = (c.stage1, c.divergence, c.temperature)
 
@@ -188,13 +189,13 @@ class OMASGAN(Detector):
 
     def _stage2(self, train: torch.Tensor, engine: Engine) -> Stage:
         c, n = self.config, self.networks
-        B, V = n["B"], n["V"]
+        B, V = engine.parallel(n["B"]), engine.parallel(n["V"])
         opt = {"B": self._adam("B"), "V": self._adam("V")}
         args = (c.stage1, c.divergence, c.temperature)
         stage_data: dict[str, torch.Tensor] = {}
 
         def setup():
-            copy_into(B, n["G"])
+            copy_into(n["B"], n["G"])
             n["G"].eval()
             if c.bank_source == "generator":
                 bank = self.sample("G", c.bank_size)
@@ -227,13 +228,13 @@ class OMASGAN(Detector):
 
     def _stage3(self, train: torch.Tensor, engine: Engine) -> Stage:
         c, n = self.config, self.networks
-        Gp, C = n["G_prime"], n["C"]
+        Gp, C = engine.parallel(n["G_prime"]), engine.parallel(n["C"])
         opt = {"G_prime": self._adam("G_prime"), "C": self._adam("C")}
         weights = dict(alpha=c.alpha, beta=c.beta, divergence=c.divergence)
 
         def setup():
-            copy_into(Gp, n["G"])
-            copy_into(C, n["V"])  # C starts as the critic that already separates data from G and B
+            copy_into(n["G_prime"], n["G"])
+            copy_into(n["C"], n["V"])  # C starts as the critic that already separates data from G and B
             n["G"].eval()
             n["B"].eval()
 
@@ -262,7 +263,7 @@ class OMASGAN(Detector):
 
     def _stage4(self, train: torch.Tensor, engine: Engine) -> Stage:
         c, n = self.config, self.networks
-        J = n["J"]
+        J = engine.parallel(n["J"])
         opt = {"J": self._adam("J")}
 
         def setup():
@@ -373,15 +374,22 @@ class OMASGAN(Detector):
 
 
 class frozen:
-    """Context: `module`'s parameters need no gradient inside (saves their backward)."""
+    """Context: `module`'s parameters need no gradient inside (saves their backward).
+
+    A DistributedDataParallel module is also put in `no_sync`: its backward brings no gradients
+    here, and DDP must not wait for them.
+    """
 
     def __init__(self, module: torch.nn.Module):
         self.params = [p for p in module.parameters() if p.requires_grad]
+        self.no_sync = module.no_sync() if hasattr(module, "no_sync") else contextlib.nullcontext()
 
     def __enter__(self):
+        self.no_sync.__enter__()
         for p in self.params:
             p.requires_grad_(False)
 
     def __exit__(self, *exc):
         for p in self.params:
             p.requires_grad_(True)
+        self.no_sync.__exit__(*exc)
