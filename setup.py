@@ -13,12 +13,38 @@ from setuptools import find_packages, setup
 # torch adds its own -std. The CPU kernels use ATen's AVX2 vector types (at::vec::Vectorized, with
 # Sleef from libtorch), which need the CPU_CAPABILITY macros as well as the instruction set.
 CXX_FLAGS = ["-g0", "-O3", "-fopenmp", "-mavx2", "-mfma", "-DCPU_CAPABILITY=AVX2", "-DCPU_CAPABILITY_AVX2"]
-NVCC_FLAGS = ["-O3", "--use_fast_math", "-lineinfo", "-Xcompiler", "-g0"]
+# No --use_fast_math: the kernels are checked against a float64 oracle and their own results are exact
+# where the method needs them to be (a duplicate at distance 0, stable f-divergence forms).
+NVCC_FLAGS = ["-O3", "-lineinfo", "-Xcompiler", "-g0"]
+
+
+def _default_cuda_home():
+    """Point torch at the toolkit root when CUDA_HOME is unset and /usr/local/cuda exists.
+
+    Otherwise torch takes the parent of the first nvcc on PATH, which for a wrapper script such as
+    /usr/local/bin/nvcc is /usr/local, where the CUDA headers are not.
+    """
+    if not (os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH")) and os.path.exists("/usr/local/cuda/bin/nvcc"):
+        os.environ["CUDA_HOME"] = "/usr/local/cuda"
+
+
+def _want_cuda(torch, cuda_home):
+    """Whether to compile the CUDA half: FORCE_CUDA=1 demands it, otherwise it needs a usable toolkit."""
+    headers = cuda_home is not None and os.path.exists(os.path.join(cuda_home, "include", "cuda_runtime_api.h"))
+    if os.environ.get("FORCE_CUDA") == "1":
+        if not headers or torch.version.cuda is None:
+            raise SystemExit(
+                f"FORCE_CUDA=1 needs a CUDA build of torch (torch.version.cuda={torch.version.cuda}) and the "
+                f"CUDA toolkit headers under CUDA_HOME (found CUDA_HOME={cuda_home!r}); set CUDA_HOME"
+            )
+        return True
+    return os.environ.get("OMASGAN_NO_CUDA") != "1" and headers and torch.version.cuda is not None
 
 
 def _extensions():
     if os.environ.get("OMASGAN_NO_EXT") == "1":
         return [], {}
+    _default_cuda_home()
     try:
         import torch
         from torch.utils import cpp_extension
@@ -29,11 +55,8 @@ def _extensions():
     sources = sorted(glob.glob("csrc/**/cpu/*.cpp", recursive=True)) + ["csrc/ext.cpp"]
     cuda_sources = sorted(glob.glob("csrc/**/cuda/*.cu", recursive=True))
     cuda_sources += sorted(glob.glob("csrc/**/cuda/*.cpp", recursive=True))
-    want_cuda = os.environ.get("FORCE_CUDA") == "1" or (
-        cpp_extension.CUDA_HOME is not None and os.environ.get("OMASGAN_NO_CUDA") != "1"
-    )
     define_macros = []
-    if want_cuda and cuda_sources:
+    if cuda_sources and _want_cuda(torch, cpp_extension.CUDA_HOME):
         # Without a visible GPU torch would compile for every architecture it knows: pin Hopper.
         if not torch.cuda.is_available():
             os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "9.0")

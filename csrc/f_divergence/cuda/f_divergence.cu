@@ -1,0 +1,139 @@
+// The f-divergence bound on the GPU: one grid-stride pass computes both means and both gradients, the
+// sums reduced per block in float64, then over blocks in a second one-block pass (deterministic).
+#include "f_divergence.h"
+
+#include <algorithm>
+
+#include "../../common/cuda/lp.cuh"
+#include "../../common/cuda/reduce.cuh"
+
+namespace omasgan::gpu {
+namespace {
+
+constexpr int64_t kMaxBlocks = 1024;
+
+// Divergence codes, in the order of omasgan.divergences._TABLE.
+enum Code { kKL, kReverseKL, kPearson, kNeyman, kSquaredHellinger, kJensenShannon, kGAN, kTotalVariation };
+
+constexpr double kLog2 = 0.69314718055994530942;
+
+template <typename T>
+__device__ __forceinline__ T softplus(T v) {  // log(1 + e^v) without overflow
+  return dmath::max(v, T(0)) + dmath::log1p(dmath::exp(-dmath::abs(v)));
+}
+
+template <typename T>
+__device__ __forceinline__ T sigmoid(T v) {  // 1 / (1 + e^-v) without overflow
+  if (v >= T(0)) return T(1) / (T(1) + dmath::exp(-v));
+  const T e = dmath::exp(v);
+  return e / (T(1) + e);
+}
+
+// g(v) and g'(v): the critic's output activation.
+template <typename T>
+__device__ T activation(int code, T v, T& slope) {
+  switch (code) {
+    case kKL:
+    case kPearson:
+      slope = T(1);
+      return v;
+    case kReverseKL:
+      slope = dmath::exp(-v);
+      return -slope;
+    case kNeyman:
+    case kSquaredHellinger:
+      slope = dmath::exp(-v);
+      return -dmath::expm1(-v);
+    case kJensenShannon:
+      slope = sigmoid(-v);
+      return T(kLog2) - softplus(-v);
+    case kGAN:
+      slope = sigmoid(-v);
+      return -softplus(-v);
+    default: {  // kTotalVariation
+      const T t = dmath::tanh(v);
+      slope = (T(1) - t * t) / T(2);
+      return t / T(2);
+    }
+  }
+}
+
+// f*(g(v)) in its stable closed form (METHOD.md section 1), and its derivative in v.
+template <typename T>
+__device__ T conjugate(int code, T v, T& slope) {
+  switch (code) {
+    case kKL:
+      slope = dmath::exp(v - T(1));
+      return slope;
+    case kReverseKL:
+      slope = T(1);
+      return v - T(1);
+    case kPearson:
+      slope = v / T(2) + T(1);
+      return v * v / T(4) + v;
+    case kNeyman:
+      slope = dmath::exp(-v / T(2));
+      return T(-2) * dmath::expm1(-v / T(2));
+    case kSquaredHellinger:
+      slope = dmath::exp(v);
+      return dmath::expm1(v);
+    case kJensenShannon:
+      slope = sigmoid(v);
+      return softplus(v) - T(kLog2);
+    case kGAN:
+      slope = sigmoid(v);
+      return softplus(v);
+    default: {  // kTotalVariation
+      const T t = dmath::tanh(v);
+      slope = (T(1) - t * t) / T(2);
+      return t / T(2);
+    }
+  }
+}
+
+// partial[block] = the block's share of mean g(v_p) - mean f*(g(v_q)); gradients written on the way.
+template <typename T>
+__global__ void __launch_bounds__(kThreads) bound_kernel(const T* v_p, int64_t n_p, const T* v_q, int64_t n_q, int code,
+                                                         T* grad_p, T* grad_q, double* partial) {
+  const int64_t stride = int64_t(gridDim.x) * kThreads;
+  const int64_t first = int64_t(blockIdx.x) * kThreads + threadIdx.x;
+  double sum_p = 0.0, sum_q = 0.0;
+  T slope;
+  for (int64_t i = first; i < n_p; i += stride) {
+    sum_p += double(activation(code, v_p[i], slope));
+    if (grad_p) grad_p[i] = slope / T(n_p);
+  }
+  for (int64_t i = first; i < n_q; i += stride) {
+    sum_q += double(conjugate(code, v_q[i], slope));
+    if (grad_q) grad_q[i] = -slope / T(n_q);
+  }
+  const double share = block_sum(sum_p / double(n_p) - sum_q / double(n_q));
+  if (threadIdx.x == 0) partial[blockIdx.x] = share;
+}
+
+int64_t bound_blocks(int64_t n_p, int64_t n_q) {
+  return std::clamp<int64_t>(ceil_div(std::max(n_p, n_q), kThreads), 1, kMaxBlocks);
+}
+
+}  // namespace
+
+int64_t f_divergence_bound_workspace_bytes(int64_t n_p, int64_t n_q) {
+  return bound_blocks(n_p, n_q) * int64_t(sizeof(double));
+}
+
+template <typename T>
+cudaError_t f_divergence_bound(const T* v_p, int64_t n_p, const T* v_q, int64_t n_q, int code, void* workspace,
+                               T* value, T* grad_p, T* grad_q, cudaStream_t stream) {
+  const int64_t blocks = bound_blocks(n_p, n_q);
+  double* partial = static_cast<double*>(workspace);
+  bound_kernel<T><<<unsigned(blocks), kThreads, 0, stream>>>(v_p, n_p, v_q, n_q, code, grad_p, grad_q, partial);
+  sum_partials_kernel<T><<<1, kThreads, 0, stream>>>(partial, blocks, 1.0, value);
+  return cudaGetLastError();
+}
+
+template cudaError_t f_divergence_bound<float>(const float*, int64_t, const float*, int64_t, int, void*, float*,
+                                               float*, float*, cudaStream_t);
+template cudaError_t f_divergence_bound<double>(const double*, int64_t, const double*, int64_t, int, void*, double*,
+                                                double*, double*, cudaStream_t);
+
+}  // namespace omasgan::gpu
