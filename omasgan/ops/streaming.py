@@ -181,24 +181,26 @@ def _array_chunks(array: np.ndarray, chunk_rows: int | None, name: str = "bank")
     step = chunk_rows or _default_rows(array.shape[1], array.itemsize)
     for s in range(0, array.shape[0], step):
         chunk = array[s : s + step]
+        _advise(array[s + step : s + 2 * step], "MADV_WILLNEED")  # the disk reads ahead while we compute
         yield chunk
-        _release_pages(chunk)
+        _advise(chunk, "MADV_DONTNEED")
 
 
-def _release_pages(chunk: np.ndarray) -> None:
-    """Unmap the pages of a memory-mapped chunk once it has been copied out.
+def _advise(chunk: np.ndarray, advice: str) -> None:
+    """madvise on the pages of a memory-mapped chunk (a no-op for other arrays).
 
-    Pages of a file mapping that were read count in the process's resident set until the kernel
-    needs the memory back, so without this a pass over a 31 GB file shows ~all of RAM as "used".
-    They stay in the page cache; only this process's mapping of them goes.
+    MADV_DONTNEED once a chunk has been copied out: pages of a file mapping that were read count in
+    the process's resident set until the kernel needs the memory back, so without it a pass over a
+    31 GB file shows ~all of RAM as "used". The pages stay in the page cache; only this process's
+    mapping of them goes. MADV_WILLNEED on the next chunk starts its read in the background.
     """
     mapping = getattr(chunk, "_mmap", None)  # numpy keeps its mmap.mmap here for np.memmap views
-    if not isinstance(mapping, mmap.mmap) or not hasattr(mapping, "madvise") or chunk.size == 0:
+    if not isinstance(mapping, mmap.mmap) or not hasattr(mmap, advice) or chunk.size == 0:
         return
     base = np.frombuffer(mapping, dtype=np.uint8).ctypes.data
     start = chunk.ctypes.data - base
     aligned = start - start % mmap.PAGESIZE
-    mapping.madvise(mmap.MADV_DONTNEED, aligned, start + chunk.nbytes - aligned)
+    mapping.madvise(getattr(mmap, advice), aligned, start + chunk.nbytes - aligned)
 
 
 def _default_rows(features: int, itemsize: int) -> int:
