@@ -162,8 +162,8 @@ def _tiny_omasgan(out_dir, batch_size, **extra):
     from omasgan.models.omasgan.model import OMASGAN
 
     return OMASGAN(hidden=16, latent_dim=2, epochs=(2, 1, 1, 1), batch_size=batch_size, bank_size=64,
-                   score_bank_size=64, device="cpu", progress=False, out_dir=out_dir, seed=0, val_fraction=0.1,
-                   **extra)
+                   score_bank_size=64, kappa=1.0, device="cpu", progress=False, out_dir=out_dir, seed=0,
+                   val_fraction=0.1, **extra)
 
 
 def _normal_points():
@@ -200,8 +200,15 @@ def _ddp_training(rank, tmp_dir):
     OMASGAN.make_engine = make_engine
     resumed = _tiny_omasgan(f"{tmp_dir}/resumed", 32, resume=True).fit(_normal_points())
     probe = torch.randn(50, 2, generator=torch.Generator().manual_seed(5))
-    return {"full": _weights(full), "resumed": _weights(resumed),
-            "scores": (full.score_samples(probe), resumed.score_samples(probe))}
+    scores = (full.score_samples(probe), resumed.score_samples(probe))
+    # `omasgan score --bank-size` under torchrun: each rank draws a shard (rank 1's on disk) ...
+    full.draw_score_bank(101, sharded=True, directory=f"{tmp_dir}/bank", memory_budget=None if rank == 0 else 0)
+    sharded = full.score_samples(probe)
+    # ... and scores as if one process held the shards' concatenation
+    shard = full.score_bank if rank == 0 else torch.from_numpy(np.load(full.score_bank))
+    full.score_bank, full.score_bank_sharded = torch.cat(distributed.gather_objects(shard)), False
+    return {"full": _weights(full), "resumed": _weights(resumed), "scores": scores,
+            "sharded_bank": (sharded, full.score_samples(probe), len(shard))}
 
 
 def _with_hook(engine, hook):
@@ -217,6 +224,9 @@ def test_two_rank_ddp_training_completes_resumes_and_follows_single_process(tmp_
         assert np.array_equal(value, ranks[1]["full"][name]), f"ranks disagree on {name}"
         assert np.array_equal(value, ranks[0]["resumed"][name]), f"resume changed {name}"
     assert np.array_equal(*ranks[0]["scores"])
+    for r in range(WORLD):
+        sharded, joined, shard_rows = ranks[r]["sharded_bank"]
+        assert np.array_equal(sharded, joined) and shard_rows == (51, 50)[r]
     files = sorted(os.listdir(tmp_path / "full"))
     assert files == ["checkpoint.pt", "metrics.jsonl"], files  # one checkpoint, no stray temp files
 

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from omasgan import distributed
 from omasgan.data import batches, split_validation
 from omasgan.engine import Engine, atomic_save, load_checked, resolve_device
 
@@ -149,7 +150,7 @@ class Detector:
 
     @property
     def device(self) -> torch.device:
-        return resolve_device(self.config.device)
+        return distributed.rank_device(resolve_device(self.config.device))  # cuda:LOCAL_RANK under torchrun
 
     def make_engine(self) -> Engine:
         c = self.config

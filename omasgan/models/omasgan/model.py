@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from omasgan import divergences, plots
+from omasgan import distributed, divergences, plots
+from omasgan.bank import draw_bank
 from omasgan.engine import Engine, Stage, seed_everything
 from omasgan.models.base import Detector, DetectorConfig, check_int, check_number
 from omasgan.models.omasgan import losses
@@ -119,7 +120,8 @@ class OMASGAN(Detector):
     def __init__(self, **config):
         super().__init__(**config)
         self.score_bank_values: torch.Tensor | None = None  # [Qs] C(G'(z_j))
-        self.score_bank: torch.Tensor | None = None  # [Qs, D] G'(z_j), kept when kappa > 0
+        self.score_bank: torch.Tensor | str | None = None  # [Qs, D] G'(z_j) (or a .npy path), kept when kappa > 0
+        self.score_bank_sharded = False  # True: score_bank is this rank's shard (omasgan.bank)
         self.score_stats: torch.Tensor | None = None  # [3, 2] (mean, std) per SCORE_TERMS on validation
 
     @classmethod
@@ -303,20 +305,31 @@ class OMASGAN(Detector):
         c = self.config
         for net in self.networks.values():
             net.eval()
-        bank = self.sample("G_prime", c.score_bank_size, torch.Generator().manual_seed(c.seed + 7))
-        self.score_bank_values = torch.cat([self.networks["C"](b).float() for b in bank.split(c.score_batch_size)])
-        self.score_bank = bank.reshape(len(bank), -1) if c.kappa > 0 else None
+        self.draw_score_bank(c.score_bank_size)
         self.score_stats = torch.stack([torch.zeros(3), torch.ones(3)], dim=1).to(self.device)
         raw = torch.cat([self._raw_terms(b.to(self.device)) for b in val.split(c.score_batch_size)])
         std = raw.std(dim=0) if len(raw) > 1 else torch.ones(3, device=raw.device)
         self.score_stats = torch.stack([raw.mean(dim=0), std.clamp_min(1e-8)], dim=1)
+
+    def draw_score_bank(self, size: int, *, sharded: bool = False, directory=None, progress: bool = False,
+                        memory_budget: int | None = None) -> None:
+        """(Re)draws the score bank: `size` samples of G' in batches, their critic values, and the
+        samples themselves when kappa > 0 (in memory, or a .npy file in `directory` when too large;
+        see omasgan.bank). sharded: under torchrun each rank draws and keeps its share."""
+        for net in self.networks.values():
+            net.eval()
+        drawn = draw_bank(lambda n, g: self.sample("G_prime", n, g), self.networks["C"], size,
+                          seed=self.config.seed + 7, keep_samples=self.config.kappa > 0, device=self.device,
+                          directory=directory, memory_budget=memory_budget, sharded=sharded, progress=progress)
+        self.score_bank_values, self.score_bank, self.score_bank_sharded = drawn.values, drawn.samples, drawn.sharded
 
     def _raw_terms(self, x: torch.Tensor) -> torch.Tensor:
         """[B, ...] -> [B, 3] unstandardised (J logit, fD, manifold distance or 0)."""
         n, c = self.networks, self.config
         fd = f_divergence_score(n["C"](x).float(), self.score_bank_values, c.divergence)
         if self.score_bank is not None:
-            manifold = min_distance(x.reshape(len(x), -1).float(), self.score_bank, c.p, c.q)[0]
+            nearest = distributed.min_distance if self.score_bank_sharded else min_distance
+            manifold = nearest(x.reshape(len(x), -1).float(), self.score_bank, c.p, c.q)[0]
         else:
             manifold = torch.zeros_like(fd)
         return torch.stack([n["J"](x).float(), fd, manifold], dim=1)
@@ -342,13 +355,16 @@ class OMASGAN(Detector):
         return {name: terms[:, i].double().numpy() for i, name in enumerate(SCORE_TERMS)}
 
     def _extra_state(self) -> dict:
-        bank = self.score_bank.cpu() if self.score_bank is not None else None
+        if self.score_bank_sharded:
+            raise RuntimeError("a model with a sharded score bank cannot be saved; redraw it unsharded first")
+        bank = self.score_bank.cpu() if isinstance(self.score_bank, torch.Tensor) else self.score_bank
         return {"score_bank_values": self.score_bank_values.cpu(), "score_bank": bank,
                 "score_stats": self.score_stats.cpu()}
 
     def _load_extra_state(self, state: dict) -> None:
         self.score_bank_values = state["score_bank_values"].to(self.device)
-        self.score_bank = state["score_bank"].to(self.device) if state["score_bank"] is not None else None
+        bank = state["score_bank"]
+        self.score_bank = bank.to(self.device) if isinstance(bank, torch.Tensor) else bank  # a tensor, .npy path or None
         self.score_stats = state["score_stats"].to(self.device)
 
     # ------------------------------------------------------------------------------- figures
