@@ -135,8 +135,6 @@ def atomic_save(payload: dict, path: str | Path) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -296,6 +294,11 @@ class Engine:
         ckpt, start_index, start_epoch = self._resume_point(stages, modules, config) if resume else (None, 0, 0)
         for index in range(start_index, len(stages)):
             stage = stages[index]
+            if ckpt is not None and index == start_index and start_epoch >= stage.epochs:
+                # The kill came after this stage's last epoch: only its weights are needed.
+                for name, module in modules.items():
+                    module.load_state_dict(ckpt["networks"][name])
+                continue
             seed_everything(self.seed + 1000 * index + distributed.RANK_SEED_STRIDE * distributed.rank(),
                             self.deterministic)
             if stage.setup is not None:
@@ -313,8 +316,7 @@ class Engine:
                 self._save(stages, index, epoch + 1, modules, config)
                 for hook in self.epoch_end_hooks:
                     hook(stage, epoch, means)
-            if (stage.snapshot is not None and self.out_dir is not None and first_epoch < stage.epochs
-                    and distributed.is_main_process()):
+            if stage.snapshot is not None and self.out_dir is not None and distributed.is_main_process():
                 stage.snapshot(self.out_dir / f"samples_{index + 1}_{stage.name}.png")
 
     def _run_epoch(self, stage: Stage, index: int, epoch: int) -> dict:

@@ -53,9 +53,12 @@ def scatter_2d(
     if contour is not None:
         ticks = torch.linspace(-extent, extent, 120)
         gx, gy = torch.meshgrid(ticks, ticks, indexing="xy")
-        values = contour(torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)).reshape(gx.shape)
-        filled = ax.contourf(gx.numpy(), gy.numpy(), values.detach().cpu().numpy(), levels=20, cmap="Greys", alpha=0.6)
-        fig.colorbar(filled, ax=ax, label=contour_label)
+        values = contour(torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)).reshape(gx.shape).detach().cpu().numpy()
+        # Far corners take extreme values; clip so the shades resolve the region around the data.
+        low, high = np.percentile(values, [1, 90])
+        levels = np.linspace(low, high, 16)
+        filled = ax.contourf(gx.numpy(), gy.numpy(), values.clip(low, high), levels=levels, cmap="Greys", alpha=0.6)
+        fig.colorbar(filled, ax=ax, label=f"{contour_label} (clipped)")
     for colour, (label, pts) in zip(_COLOURS, sets.items()):
         pts = pts.detach().float().cpu()
         ax.scatter(pts[:, 0], pts[:, 1], s=6, alpha=0.6, c=colour, label=f"{label} ({len(pts)})")
@@ -95,4 +98,24 @@ def score_histogram(y: np.ndarray, scores: np.ndarray, path: str | Path, thresho
     ax.set_ylabel("density")
     ax.legend(fontsize=8)
     ax.set_title(title)
+    return _finish(fig, path)
+
+
+def score_histograms(runs: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str | Path, title: str = "") -> Path:
+    """One small histogram panel per run: label -> (y_true [N], scores [N]), normal vs anomaly."""
+    cols = min(5, len(runs))
+    rows = -(-len(runs) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    for ax in axes.flat[len(runs):]:
+        ax.axis("off")
+    for ax, (label, (y, s)) in zip(axes.flat, runs.items()):
+        bins = np.linspace(np.percentile(s, 0.5), np.percentile(s, 99.5), 40)
+        ax.hist(s[y == 0], bins=bins, alpha=0.6, density=True, label="normal")
+        ax.hist(s[y == 1], bins=bins, alpha=0.6, density=True, label="anomaly")
+        ax.set_title(label, fontsize=9)
+        ax.set_yticks([])
+    axes.flat[0].legend(fontsize=7)
+    fig.supxlabel("anomaly score (higher = more anomalous)")
+    if title:
+        fig.suptitle(title)
     return _finish(fig, path)

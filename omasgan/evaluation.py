@@ -1,0 +1,172 @@
+"""The evaluation protocol of METHOD.md section 4: leave-one-out (or one-class) runs, metrics from
+scikit-learn, and the files a run leaves behind.
+
+    run_loo("mnist", [0, 1], model="omasgan", preset="quick", out="runs/x", root="/work/shared/data")
+
+writes, in `out`:
+    results.json   list of {"dataset", "model", "abnormal_class", "seed", "auroc", "auprc",
+                   "train_seconds"}, rewritten after every class (a killed run keeps its classes)
+    results.md     per-class table and mean (beside the pixel-kNN anchor for MNIST LOO)
+    roc.png        ROC curves of every class;  histograms.png  test-score histograms per class
+    class_<c>/     the model (model.pt), its checkpoint, metrics.jsonl and stage figures
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from omasgan import data, plots
+
+# Pixel-space nearest neighbour (p = 2) on MNIST LOO, METHOD.md section 4.
+MNIST_LOO_KNN_ANCHOR = (0.981, 0.433, 0.974, 0.943, 0.841, 0.949, 0.947, 0.782, 0.954, 0.731)
+RESULT_KEYS = ("dataset", "model", "abnormal_class", "seed", "auroc", "auprc", "train_seconds")
+
+
+def metrics(y_true: np.ndarray, scores: np.ndarray) -> dict:
+    """AUROC and AUPRC (average precision) with label 1 = anomaly, higher score = more anomalous."""
+    return {"auroc": float(roc_auc_score(y_true, scores)), "auprc": float(average_precision_score(y_true, scores))}
+
+
+def evaluate_split(split: data.ADSplit, model: str, preset: str, seed: int = 0, out: str | Path | None = None,
+                   overrides: dict | None = None):
+    """Trains `model` on split.train (validation = split.val) and scores split.test_x.
+
+    Returns (results row, test scores [Ns], fitted detector).
+    """
+    from omasgan.models import get_model
+
+    cls = get_model(model)
+    settings = {"seed": seed, "out_dir": str(out) if out is not None else None, **(overrides or {})}
+    detector = cls.from_preset(preset, tuple(split.train.shape[1:]), **settings)
+    detector.fit(split.train, val_data=split.val)
+    started = time.perf_counter()
+    scores = detector.score_samples(split.test_x)
+    score_seconds = time.perf_counter() - started
+    if out is not None:
+        detector.save(Path(out) / "model.pt")
+    row = {
+        "dataset": split.dataset, "model": model, "abnormal_class": split.target_class, "seed": seed,
+        **metrics(split.test_y.numpy(), scores), "train_seconds": round(detector.train_seconds_, 1),
+    }
+    row["_score_seconds"] = round(score_seconds, 1)
+    return row, scores, detector
+
+
+def read_results(path: str | Path) -> list[dict]:
+    path = Path(path)
+    return json.loads(path.read_text()) if path.is_file() else []
+
+
+def run_loo(
+    dataset: str,
+    classes: Sequence[int],
+    *,
+    model: str = "omasgan",
+    preset: str = "quick",
+    out: str | Path,
+    root: str | Path | None = None,
+    seed: int = 0,
+    protocol: str = "loo",
+    val_fraction: float = 0.05,
+    overrides: dict | None = None,
+    download: bool = True,
+    resume: bool = False,
+    log=print,
+) -> list[dict]:
+    """Runs one class after another and keeps results.json / results.md / figures up to date.
+
+    With `resume`, classes already in out/results.json are skipped and each class's training
+    continues from its checkpoint.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [r for r in read_results(out / "results.json") if resume and r["abnormal_class"] in classes]
+    done = {r["abnormal_class"] for r in rows}
+    curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for c in classes:
+        if c in done:
+            log(f"class {c}: already in {out / 'results.json'}, skipped")
+            continue
+        split = data.make_split(dataset, c, root=root, protocol=protocol, val_fraction=val_fraction,
+                                seed=seed, download=download)
+        log(f"class {c}: {split.describe()}")
+        run_dir = out / f"class_{c}"
+        row, scores, det = evaluate_split(split, model, preset, seed, run_dir, {**(overrides or {}), "resume": resume})
+        score_seconds = row.pop("_score_seconds")
+        y = split.test_y.numpy()
+        np.savez_compressed(run_dir / "test_scores.npz", scores=scores, labels=y)
+        plots.score_histogram(y, scores, run_dir / "histogram.png", det.threshold_,
+                              f"{dataset} {protocol} class {c}: {model} (AUROC {row['auroc']:.3f})")
+        rows.append(row)
+        log(f"class {c}: AUROC {row['auroc']:.3f}  AUPRC {row['auprc']:.3f}  "
+            f"train {row['train_seconds']:.0f} s  score {score_seconds:.0f} s")
+        write_results(rows, out, protocol=protocol)
+    write_figures(rows, out, dataset, protocol, model)
+    return rows
+
+
+def write_results(rows: list[dict], out: str | Path, protocol: str = "loo") -> None:
+    """out/results.json (the rows, by class) and out/results.md (table + mean)."""
+    out = Path(out)
+    rows = sorted(rows, key=lambda r: (r["model"], r["abnormal_class"] if r["abnormal_class"] is not None else -1))
+    (out / "results.json").write_text(json.dumps([{k: r[k] for k in RESULT_KEYS} for r in rows], indent=1) + "\n")
+    (out / "results.md").write_text(results_table(rows, protocol))
+
+
+def results_table(rows: list[dict], protocol: str = "loo") -> str:
+    """Markdown: one line per class (with the pixel-kNN anchor for MNIST LOO) and the mean."""
+    if not rows:
+        return "(no results)\n"
+    anchor = protocol == "loo" and all(r["dataset"] == "mnist" for r in rows)
+    head = "| class | AUROC | AUPRC | train s |" + (" pixel kNN AUROC (anchor) |" if anchor else "")
+    lines = [f"{rows[0]['dataset']} {protocol}, model {rows[0]['model']}, seed {rows[0]['seed']}", "", head,
+             "|---|---|---|---|" + ("---|" if anchor else "")]
+    for r in rows:
+        extra = f" {MNIST_LOO_KNN_ANCHOR[r['abnormal_class']]:.3f} |" if anchor else ""
+        lines.append(f"| {r['abnormal_class']} | {r['auroc']:.3f} | {r['auprc']:.3f} | {r['train_seconds']:.0f} |{extra}")
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in ("auroc", "auprc", "train_seconds")}
+    extra = f" {np.mean([MNIST_LOO_KNN_ANCHOR[r['abnormal_class']] for r in rows]):.3f} |" if anchor else ""
+    lines.append(f"| **mean** | **{mean['auroc']:.3f}** | {mean['auprc']:.3f} | {mean['train_seconds']:.0f} |{extra}")
+    return "\n".join(lines) + "\n"
+
+
+def write_figures(rows: list[dict], out: str | Path, dataset: str, protocol: str, model: str) -> None:
+    """roc.png and histograms.png from each class's saved test scores."""
+    out = Path(out)
+    found = {}
+    for r in rows:
+        path = out / f"class_{r['abnormal_class']}" / "test_scores.npz"
+        if path.is_file():
+            saved = np.load(path)
+            found[f"class {r['abnormal_class']}"] = (saved["labels"], saved["scores"])
+    if not found:
+        return
+    plots.roc_curve_plot(found, out / "roc.png", f"{dataset} {protocol}: {model}, test ROC per class")
+    plots.score_histograms(found, out / "histograms.png", f"{dataset} {protocol}: {model}, test scores")
+
+
+def parse_classes(spec: str, dataset: str) -> list[int]:
+    """"all" | "3" | "0,2,5" -> class list, checked against the dataset."""
+    n = data.NUM_CLASSES.get(dataset)
+    if n is None:
+        raise ValueError(f"dataset {dataset!r} has no classes for leave-one-out; use one of {', '.join(data.NUM_CLASSES)}")
+    if spec == "all":
+        return list(range(n))
+    try:
+        classes = [int(s) for s in spec.split(",")]
+    except ValueError:
+        raise ValueError(f"--abnormal-class must be 'all', a class or a comma list like 0,3; got {spec!r}") from None
+    bad = [c for c in classes if not 0 <= c < n]
+    if bad:
+        raise ValueError(f"--abnormal-class for {dataset} must be in 0..{n - 1}; got {bad}")
+    return classes
+
+
+def mean_auroc(rows: list[dict]) -> float:
+    return float(np.mean([r["auroc"] for r in rows])) if rows else math.nan

@@ -1,0 +1,99 @@
+"""Datasets and splits: shapes, ranges, protocols, and clear errors for missing or corrupt data."""
+from pathlib import Path
+
+import pytest
+import torch
+
+from omasgan import data
+
+MNIST_ROOT = Path("/work/shared/data")
+
+
+def test_digits_loo_split_leaves_the_class_out():
+    split = data.make_split("digits", 3)
+    assert split.train.shape[1:] == (1, 8, 8)
+    assert split.train.min() >= -1 and split.train.max() <= 1
+    # The test set is the fixed held-out 30%, label 1 exactly where the digit is 3.
+    _, test_labels = data.load_digits(train=False)
+    assert torch.equal(split.test_y, (test_labels == 3).long())
+    # No training or validation image is a 3: every normal image is one of the training images != 3.
+    train_x, train_labels = data.load_digits(train=True)
+    normal = train_x[train_labels != 3].reshape(-1, 64)
+    for part in (split.train, split.val):
+        flat = part.reshape(len(part), -1)
+        assert torch.cdist(flat, normal).min(dim=1).values.max() == 0
+    assert len(split.train) + len(split.val) == len(normal)
+    assert len(split.val) == round(0.05 * len(normal))
+
+
+def test_one_class_protocol_keeps_only_the_normal_class():
+    split = data.make_split("digits", 5, protocol="one_class")
+    _, test_labels = data.load_digits(train=False)
+    assert torch.equal(split.test_y, (test_labels != 5).long())
+    assert len(split.train) + len(split.val) == int((data.load_digits(train=True)[1] == 5).sum())
+
+
+def test_synthetic_anomalies_lie_off_the_support():
+    x, y = data.make_synthetic(500, 300, seed=1)
+    assert x.shape == (800, 2) and int(y.sum()) == 300
+    centres = data.synthetic_modes()
+    nearest = torch.cdist(x, centres).min(dim=1).values
+    assert nearest[y == 1].min() > 5 * 0.06
+    assert nearest[y == 0].median() < 2 * 0.06
+    split = data.make_split("synthetic")
+    assert split.target_class is None and split.test_y.float().mean() == 0.5
+
+
+def test_pad_to_32_pads_with_background():
+    images = torch.ones(2, 1, 28, 28)
+    padded = data.pad_to_32(images)
+    assert padded.shape == (2, 1, 32, 32)
+    assert torch.equal(padded[:, :, 2:30, 2:30], images)
+    assert padded[:, :, :2].eq(-1).all() and padded[:, :, :, 30:].eq(-1).all()
+    assert data.to_unit_range(torch.tensor([0, 255], dtype=torch.uint8)).tolist() == [-1.0, 1.0]
+
+
+@pytest.mark.skipif(not (MNIST_ROOT / "MNIST" / "raw").is_dir(), reason="real MNIST not on this machine")
+def test_real_mnist_loads_offline_as_32x32_in_unit_range():
+    x, y = data.load("mnist", MNIST_ROOT, train=False, download=False)
+    assert x.shape == (10000, 1, 32, 32) and y.shape == (10000,)
+    assert x.min() == -1 and x.max() == 1
+    assert x[:, :, :2].eq(-1).all()
+
+
+def test_missing_data_folder_says_where_and_how(tmp_path):
+    with pytest.raises(data.DatasetNotFoundError, match="--data-root") as err:
+        data.make_split("mnist", 0, root=tmp_path, download=False)
+    assert str(tmp_path / "MNIST" / "raw") in str(err.value)
+
+
+def test_corrupt_data_folder_gives_the_same_clear_error(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (raw / name).write_bytes(b"not an idx file")
+    with pytest.raises(data.DatasetNotFoundError, match="could not load mnist"):
+        data.load("mnist", tmp_path, train=False, download=False)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(dataset="imagenet", target_class=0), "dataset must be one of"),
+        (dict(dataset="digits", target_class=10), "target_class for digits must be an int in"),
+        (dict(dataset="digits", target_class="3"), "target_class for digits must be an int in"),
+        (dict(dataset="digits", target_class=1, protocol="two_class"), "protocol must be one of"),
+        (dict(dataset="digits", target_class=1, val_fraction=1.5), "val_fraction must be in"),
+        (dict(dataset="mnist", target_class=1), "needs a data root"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        data.make_split(kwargs.pop("dataset"), kwargs.pop("target_class"), **kwargs)
+
+
+def test_batches_cover_every_sample_once():
+    x = torch.arange(10).float().unsqueeze(1)
+    got = torch.cat(list(data.batches(x, 3, shuffle=True)))
+    assert sorted(got.squeeze(1).tolist()) == list(range(10))
+    assert [len(b) for b in data.batches(x, 3, drop_last=True)] == [3, 3, 3]
