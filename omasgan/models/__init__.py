@@ -5,10 +5,13 @@ Other models register here by adding one entry (`MODELS["ganomaly"] = GANomaly`)
 """
 from __future__ import annotations
 
+from omasgan.models.anogan import AnoGAN
 from omasgan.models.base import Detector, DetectorConfig
+from omasgan.models.ganomaly import GANomaly
+from omasgan.models.knn import NearestNeighbour
 from omasgan.models.omasgan import OMASGAN
 
-MODELS: dict[str, type[Detector]] = {"omasgan": OMASGAN}
+MODELS: dict[str, type[Detector]] = {"omasgan": OMASGAN, "ganomaly": GANomaly, "anogan": AnoGAN, "knn": NearestNeighbour}
 
 
 def get_model(name: str) -> type[Detector]:

@@ -1,0 +1,106 @@
+"""The DCGAN that AnoGAN (and the nearest-neighbour detector's critic space) trains on normal data.
+
+The networks are the shared blocks of `omasgan.nets`: DCGAN convolutions for [C, 32, 32] data, MLPs
+for any other shape. The discriminator's `features` (everything before its linear head) give f(x).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from omasgan.engine import Engine, Stage
+from omasgan.models.anogan.losses import discriminator_loss, generator_loss
+from omasgan.models.base import DetectorConfig, check_int, check_number
+from omasgan.nets import init_weights, is_dcgan_shape, make_critic, make_generator
+
+
+@dataclass
+class DCGANConfig(DetectorConfig):
+    """Settings of a DCGAN on normal data.
+
+    latent_dim: nz. width: DCGAN base width (ngf = ndf); hidden: MLP width for non-image data.
+    epochs, steps_per_epoch: training length. lr, beta1: Adam for both networks.
+    """
+
+    latent_dim: int = 100
+    width: int = 32
+    hidden: int = 128
+    epochs: int = 15
+    steps_per_epoch: int | None = None
+    lr: float = 2e-4
+    beta1: float = 0.5
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("latent_dim", "width", "hidden"):
+            check_int(self, name, low=1)
+        check_int(self, "epochs", low=0)
+        if self.steps_per_epoch is not None:
+            check_int(self, "steps_per_epoch", low=1)
+        check_number(self, "lr", low=0, low_open=True)
+        check_number(self, "beta1", low=0, high=1, high_open=True)
+
+
+class ShapePresets:
+    """Detector mixin: `presets` hold the settings for [C, 32, 32] images (DCGAN nets),
+    `vector_presets` those for any other sample shape (MLP nets), under the same preset names."""
+
+    presets: ClassVar[dict[str, dict]] = {}
+    vector_presets: ClassVar[dict[str, dict]] = {}
+
+    @classmethod
+    def preset_settings(cls, preset: str, input_shape: tuple[int, ...]) -> dict:
+        return dict((cls.presets if is_dcgan_shape(tuple(input_shape)) else cls.vector_presets)[preset])
+
+
+def build_dcgan(input_shape: tuple[int, ...], config: DCGANConfig, device: torch.device) -> dict[str, nn.Module]:
+    """{"generator": z [B, latent_dim] -> [B, *input_shape], "discriminator": [B, *input_shape] -> [B]},
+    DCGAN-initialised, on `device`."""
+    nets = {
+        "generator": make_generator(input_shape, config.latent_dim, config.width, config.hidden),
+        "discriminator": make_critic(input_shape, config.width, config.hidden),
+    }
+    for net in nets.values():
+        init_weights(net)
+        net.to(device)
+    return nets
+
+
+def resumable_settings(config: DetectorConfig) -> dict:
+    """The settings a checkpoint records; resuming under other ones is refused by the engine."""
+    return {k: v for k, v in dataclasses.asdict(config).items() if k not in ("resume", "progress")}
+
+
+def train_dcgan(networks: dict[str, nn.Module], data: torch.Tensor, config: DCGANConfig, engine: Engine) -> None:
+    """Trains `build_dcgan`'s networks on normal `data` [N, ...] in one engine stage (checkpoints,
+    resume, progress, NaN guard): per batch one discriminator step (BCE, real = 1, generated = 0),
+    then one non-saturating generator step."""
+    c = config
+    gen, disc = networks["generator"], networks["discriminator"]
+    opt_g = torch.optim.Adam(gen.parameters(), lr=c.lr, betas=(c.beta1, 0.999))
+    opt_d = torch.optim.Adam(disc.parameters(), lr=c.lr, betas=(c.beta1, 0.999))
+
+    def step(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        z = torch.randn(len(x), c.latent_dim, device=x.device)
+        with engine.autocast():
+            fake = gen(z)
+            loss_d = discriminator_loss(disc(x), disc(fake.detach()))
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        with engine.autocast():
+            loss_g = generator_loss(disc(fake))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        return {"d": loss_d, "g": loss_g}
+
+    stage = Stage(
+        "dcgan", networks, {"generator": opt_g, "discriminator": opt_d}, step, data, c.epochs, c.batch_size,
+        steps_per_epoch=c.steps_per_epoch,
+    )
+    engine.fit([stage], networks, config=resumable_settings(c), resume=c.resume)

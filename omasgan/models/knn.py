@@ -1,0 +1,92 @@
+"""Nearest-neighbour anomaly detection: the anchor every GAN must beat (METHOD.md section 3).
+
+score(x*) = min_j ||e(x*) - e(x_j)||_p^q over the normal training samples x_j, where the
+embedding e is the identity on the raw samples (space="pixel") or the features of the
+discriminator of a DCGAN trained on the normal data (space="critic"). The minimum runs on
+`omasgan.ops.min_distance`, the same kernel as OMASGAN's distance term: it streams the bank and
+never forms the query x bank distance matrix.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from omasgan.data import batches
+from omasgan.engine import Engine, seed_everything
+from omasgan.models.anogan.networks import DCGANConfig, ShapePresets, build_dcgan, train_dcgan
+from omasgan.models.base import Detector, check_number
+from omasgan.ops import BACKENDS, min_distance
+
+SPACES = ("pixel", "critic")
+
+
+@dataclass
+class NearestNeighbourConfig(DCGANConfig):
+    """p, q: the distance ||.||_p^q (p in [1, inf], q > 0). space: "pixel" (raw samples) or
+    "critic" (a trained DCGAN discriminator's features; the DCGAN settings, see DCGANConfig, apply
+    to this space only). backend: min_distance's backend ("auto" picks the fastest here)."""
+
+    p: float = 2.0
+    q: float = 1.0
+    space: str = "pixel"
+    backend: str = "auto"
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_number(self, "p", low=1)
+        check_number(self, "q", low=0, low_open=True)
+        if self.space not in SPACES:
+            raise ValueError(f"space must be one of {', '.join(SPACES)}; got {self.space!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}")
+
+
+class NearestNeighbour(ShapePresets, Detector):
+    """Distance to the nearest normal training sample, in pixel or critic-feature space."""
+
+    name = "knn"
+    Config = NearestNeighbourConfig
+    # The bank is always the whole training split; the presets only size the critic's DCGAN.
+    presets = {
+        "quick": dict(width=16, batch_size=64, epochs=1, score_batch_size=1000),
+        "paper": {},
+    }
+    vector_presets = {
+        "quick": dict(latent_dim=8, batch_size=128, lr=1e-3, epochs=30),
+        "paper": dict(latent_dim=8, batch_size=128, lr=1e-3, epochs=100),
+    }
+
+    def __init__(self, **config):
+        super().__init__(**config)
+        self.bank: torch.Tensor | None = None  # [Nb, F] embedded normal training samples
+
+    def _build(self, input_shape: tuple[int, ...]) -> None:
+        if self.config.space == "critic":
+            self.networks = {"discriminator": build_dcgan(input_shape, self.config, self.device)["discriminator"]}
+
+    def _embed(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, ...] on self.device -> [B, F]."""
+        if self.config.space == "pixel":
+            return x.flatten(1)
+        return self.networks["discriminator"].features(x).flatten(1).float()
+
+    def _fit(self, train: torch.Tensor, val: torch.Tensor, engine: Engine) -> None:
+        c = self.config
+        if c.space == "critic":
+            seed_everything(c.seed, c.deterministic)
+            dcgan = build_dcgan(tuple(train.shape[1:]), c, self.device)
+            train_dcgan(dcgan, train, c, engine)
+            self.networks = {"discriminator": dcgan["discriminator"].eval()}
+        with torch.no_grad():
+            self.bank = torch.cat([self._embed(b.to(self.device)) for b in batches(train, c.score_batch_size)])
+
+    def _score(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        return min_distance(self._embed(x), self.bank, c.p, c.q, backend=c.backend)[0]
+
+    def _extra_state(self) -> dict:
+        return {"bank": self.bank.cpu()}
+
+    def _load_extra_state(self, state: dict) -> None:
+        self.bank = state["bank"].to(self.device)
