@@ -23,6 +23,7 @@ from __future__ import annotations
 import mmap
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -50,12 +51,15 @@ def streamed_min_distance(
     return attach_gradient(x, scan.values, scan.rows, p, q), scan.indices
 
 
+@dataclass
 class Scan:
     """What a pass over a bank leaves: per query the best value ([N], compute dtype), its index
     ([N] int64), the selected bank row ([N, D]); and the number of bank rows seen."""
 
-    def __init__(self, values, indices, rows, count):
-        self.values, self.indices, self.rows, self.count = values, indices, rows, count
+    values: torch.Tensor
+    indices: torch.Tensor
+    rows: torch.Tensor
+    count: int
 
 
 def scan_bank(x, bank, p=2.0, q=1.0, *, backend="auto", chunk_rows=None, allow_empty=False) -> Scan:
@@ -73,8 +77,8 @@ def scan_bank(x, bank, p=2.0, q=1.0, *, backend="auto", chunk_rows=None, allow_e
     x2 = C.rows(x, "x").detach()
     if isinstance(bank, torch.Tensor) and bank.requires_grad and torch.is_grad_enabled():
         raise ValueError(
-            "a streamed bank is a constant, but bank.requires_grad is True: pass bank.detach(), "
-            "or put the bank on x's device to differentiate through it"
+            "bank.requires_grad is True, but a streamed or sharded bank is a constant: pass bank.detach() "
+            "(only an in-memory bank on x's device is differentiable)"
         )
     if isinstance(bank, torch.Tensor) and bank.device == x.device and chunk_rows is None and bank.dim():
         chunk_rows = max(1, bank.shape[0])  # already in place: one call of the in-memory op
