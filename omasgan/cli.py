@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -105,6 +106,10 @@ def add_score(p):
     p.add_argument("--no-download", action="store_true")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default=None, help="write the scores here (.npy; .csv for text)")
+    p.add_argument("--bank-size", type=int, default=None, metavar="Q",
+                   help="redraw the score bank with Q samples of G' (omasgan); under torchrun each rank draws a shard")
+    p.add_argument("--bank-dir", default=None,
+                   help="folder for a score bank too large for memory (default: a temporary folder, removed after)")
 
 
 def _load_array(path: str):
@@ -124,12 +129,15 @@ def _load_array(path: str):
 def run_score(args) -> int:
     import numpy as np
 
+    from omasgan import distributed
     from omasgan.evaluation import metrics
     from omasgan.models.base import Detector
 
     if (args.input is None) == (args.dataset is None):
         raise ValueError("give exactly one of --input FILE or --dataset NAME")
     det = Detector.load(args.model_path, device=args.device, progress=False)
+    if args.bank_size is not None:
+        _redraw_score_bank(det, args.bank_size, args.bank_dir)
     if args.input is not None:
         x, y = _load_array(args.input), None
     else:
@@ -142,7 +150,7 @@ def run_score(args) -> int:
     if y is not None:
         m = metrics(y, scores)
         print(f"test AUROC {m['auroc']:.3f}, AUPRC {m['auprc']:.3f}")
-    if args.out:
+    if args.out and distributed.is_main_process():  # under torchrun every rank holds the same scores
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix == ".csv":
@@ -151,6 +159,21 @@ def run_score(args) -> int:
             np.save(out, scores)
         print(f"scores written to {out}")
     return 0
+
+
+def _redraw_score_bank(det, size: int, bank_dir: str | None) -> None:
+    """`score --bank-size`: Q samples of G' in batches, to disk when they do not fit (omasgan.bank)."""
+    import tempfile
+
+    if not hasattr(det, "draw_score_bank"):
+        raise ValueError(f"--bank-size applies to models with a score bank (omasgan), not {det.name!r}")
+    with tempfile.TemporaryDirectory(prefix="omasgan-bank-") as scratch:
+        det.draw_score_bank(size, sharded=True, directory=bank_dir or scratch, progress=True)
+        if isinstance(det.score_bank, str) and bank_dir is None:
+            # the temporary folder goes when this returns: keep the file open through a memmap
+            import numpy as np
+
+            det.score_bank = np.load(det.score_bank, mmap_mode="r")
 
 
 def add_loo(p):
@@ -207,6 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from omasgan import distributed
+
+    if distributed.init_from_env() and not distributed.is_main_process():  # torchrun: rank 0 reports
+        sys.stdout = open(os.devnull, "w")
     from omasgan.engine import CheckpointError
 
     try:
