@@ -122,3 +122,15 @@ def test_cpu_bank_cuda_queries_double_buffered(tmp_path):
     for name, src in {"cpu-tensor": bank, **sources(bank, tmp_path)}.items():
         v, i = ops.min_distance(x.cuda(), src) if name == "cpu-tensor" else streamed_min_distance(x.cuda(), src, chunk_rows=13)
         assert v.is_cuda and torch.equal(v, expect[0]) and torch.equal(i, expect[1]), name
+
+
+def test_nearest_neighbour_scores_with_a_memory_mapped_bank(tmp_path):
+    from omasgan.models.knn import NearestNeighbour
+
+    train = torch.randn(300, 1, 8, 8, generator=torch.Generator().manual_seed(2))
+    det = NearestNeighbour(progress=False, device="cpu").fit(train)
+    queries = torch.randn(20, 1, 8, 8)
+    expect = det.score_samples(queries)
+    np.save(tmp_path / "bank.npy", det.bank.numpy())
+    det.bank = tmp_path / "bank.npy"
+    assert np.array_equal(det.score_samples(queries), expect)
