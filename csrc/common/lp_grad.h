@@ -70,7 +70,7 @@ void weighted_phi_sum(const Norm& norm, const T* w, int64_t w_row, int64_t w_col
         if (norm.kind == Kind::Inf) {
           const T biggest = power_sum(Term<Kind::Inf, T>{0, p}, xi, yj, dim);
           int64_t k = 0;
-          while (std::abs(xi[k] - yj[k]) != biggest) ++k;
+          while (k + 1 < dim && std::abs(xi[k] - yj[k]) != biggest) ++k;
           gi[k] += xi[k] > yj[k] ? wij : -wij;
           continue;
         }

@@ -10,6 +10,7 @@
 // norms ("near" pairs): those get their distance recomputed from the rows and their gradient term
 // added directly, so exact duplicates give exactly zero distance and zero gradient.
 #include <ATen/Parallel.h>
+#include <c10/core/GradMode.h>
 
 #include <algorithm>
 
@@ -123,6 +124,7 @@ void check_dispersion_args(const at::Tensor& z, const at::Tensor& b, double p, d
 
 at::Tensor dispersion_cpu(const at::Tensor& z, const at::Tensor& b, double p, double q, double eps) {
   check_dispersion_args(z, b, p, q, eps);
+  const c10::NoGradGuard no_grad;  // scratch algebra only, no graph
   const int64_t n = z.size(0);
   const lp::Norm norm(p);
   const at::Tensor top = pair_norms(z, norm).norm.pow(q);
@@ -135,6 +137,7 @@ std::tuple<at::Tensor, at::Tensor> dispersion_backward_cpu(const at::Tensor& gra
                                                            const at::Tensor& b, double p, double q, double eps) {
   check_dispersion_args(z, b, p, q, eps);
   TORCH_CHECK(grad.numel() == 1, "grad must hold one value, got shape ", grad.sizes());
+  const c10::NoGradGuard no_grad;
   const int64_t n = z.size(0);
   const lp::Norm norm(p);
   const PairNorms z_norms = pair_norms(z, norm), b_norms = pair_norms(b, norm);

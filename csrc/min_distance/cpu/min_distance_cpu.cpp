@@ -122,7 +122,10 @@ void offer_row_min(const T* dot, const T* bank_norm, int64_t cols, int64_t first
 }
 
 template <typename T>
-Minima<T> nearest_l2(const at::Tensor& x, const at::Tensor& bank) {
+Minima<T> nearest_l2(const at::Tensor& x_in, const at::Tensor& bank_in) {
+  // at::mm_out refuses inputs that require grad, and the pool's threads do not inherit the
+  // caller's no-grad mode: hand them detached views.
+  const at::Tensor x = x_in.detach(), bank = bank_in.detach();
   const int64_t n = x.size(0), q = bank.size(0), d = x.size(1);
   const std::vector<T> bank_norm = squared_norms(bank.data_ptr<T>(), q, d);
   // x's own norm is the same for every j of a row: it does not move the argmin.

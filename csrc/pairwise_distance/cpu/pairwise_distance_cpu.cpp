@@ -2,6 +2,7 @@
 // (exact for every p, duplicates give exactly 0), and its backward as two weighted sums of
 // phi_p(x_i - y_j) (lp_grad.h): one over j for grad_x, one over i for grad_y.
 #include <ATen/Parallel.h>
+#include <c10/core/GradMode.h>
 
 #include <algorithm>
 
@@ -57,6 +58,7 @@ std::tuple<at::Tensor, at::Tensor> pairwise_distance_backward_cpu(const at::Tens
               "grad and dist must both be [", n, ", ", m, "], got ", grad.sizes(), " and ", dist.sizes());
   check_same_dtype(grad, "grad", x, "x");
   check_same_dtype(dist, "dist", x, "x");
+  const c10::NoGradGuard no_grad;  // scratch algebra only, no graph
   const lp::Norm norm(p);
   // w_ij = grad_ij * q ||u_ij||^(q - p), with ||u_ij|| = dist_ij^(1 / q); zero at zero distance.
   const double e = (norm.kind == lp::Kind::Inf ? q - 1.0 : q - p) / q;

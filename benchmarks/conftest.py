@@ -1,0 +1,35 @@
+"""Shared set-up of the CPU benchmarks: seeded inputs, and few rounds (the machine has 2 cores).
+
+Run: `make bench`, or `.venv/bin/python -m pytest benchmarks -q --benchmark-only` (add `-k p2` etc.).
+$OMASGAN_BENCH_ROUNDS sets the rounds per case (default 3). Medians and ratios: RESULTS.md.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+ROUNDS = int(os.environ.get("OMASGAN_BENCH_ROUNDS", "3"))
+
+
+@pytest.fixture
+def rng() -> torch.Generator:
+    return torch.Generator().manual_seed(0)
+
+
+@pytest.fixture
+def measure(benchmark):
+    """measure(fn): time fn() over ROUNDS rounds after one warm-up round; returns fn's result."""
+
+    def run(fn):
+        return benchmark.pedantic(fn, rounds=ROUNDS, warmup_rounds=1, iterations=1)
+
+    return run
+
+
+def require_cpu_extension() -> None:
+    from omasgan.ops import available_backends
+
+    if "cpu" not in available_backends("cpu"):
+        pytest.skip("omasgan._C is not built: no cpu backend to benchmark")
