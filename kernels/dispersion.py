@@ -39,9 +39,10 @@ def _pair_tiles(z_ptr, b_ptr, rows, row_ok, cols, col_ok, DZ, DB, p,
 @triton.autotune(
     configs=_lp.configs(
         [
-            triton.Config({"BLOCK": 32, "BLOCK_D": 8}, num_warps=4, num_stages=2),
+            triton.Config({"BLOCK": 32, "BLOCK_D": 4}, num_warps=4, num_stages=2),
+            triton.Config({"BLOCK": 16, "BLOCK_D": 16}, num_warps=4, num_stages=2),
+            triton.Config({"BLOCK": 32, "BLOCK_D": 8}, num_warps=8, num_stages=2),
             triton.Config({"BLOCK": 64, "BLOCK_D": 4}, num_warps=8, num_stages=2),
-            triton.Config({"BLOCK": 16, "BLOCK_D": 32}, num_warps=4, num_stages=2),
         ],
         triton.Config({"BLOCK": 32, "BLOCK_D": 16}),
     ),
@@ -60,8 +61,8 @@ def _dispersion_kernel(z_ptr, b_ptr, partial_ptr, N, DZ, DB, p: tl.float64, e: t
         dtype = z_ptr.dtype.element_ty
         key_z, _, key_b, _ = _pair_tiles(z_ptr, b_ptr, rows, row_ok, cols, col_ok, DZ, DB, tl.full([], p, dtype),
                                          P_KIND, P_INT, False, BLOCK, BLOCK_D)
-        e = tl.full([], e, dtype)
-        ratio = pow_pos(key_z, e, E_KIND) / (tl.full([], eps, dtype) + pow_pos(key_b, e, E_KIND))
+        e_cast = tl.full([], e, dtype)
+        ratio = pow_pos(key_z, e_cast, E_KIND) / (tl.full([], eps, dtype) + pow_pos(key_b, e_cast, E_KIND))
         upper = row_ok[:, None] & col_ok[None, :] & (rows[:, None] < cols[None, :])
         tl.store(partial_ptr + ti * tl.num_programs(1) + tj, tl.sum(tl.sum(tl.where(upper, ratio, 0.0), axis=1), axis=0))
 
@@ -81,9 +82,9 @@ def _add_row_gradient(out_ptr, w, arg, x_ptr, rows, row_ok, cols, col_ok, D, p,
 @triton.autotune(
     configs=_lp.configs(
         [
+            triton.Config({"BLOCK": 32, "BLOCK_D": 4}, num_warps=4, num_stages=2),
             triton.Config({"BLOCK": 16, "BLOCK_D": 16}, num_warps=4, num_stages=2),
-            triton.Config({"BLOCK": 32, "BLOCK_D": 8}, num_warps=4, num_stages=2),
-            triton.Config({"BLOCK": 32, "BLOCK_D": 16}, num_warps=8, num_stages=2),
+            triton.Config({"BLOCK": 32, "BLOCK_D": 8}, num_warps=8, num_stages=2),
         ],
         triton.Config({"BLOCK": 32, "BLOCK_D": 16}),
     ),

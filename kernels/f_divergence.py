@@ -137,7 +137,7 @@ def f_divergence_bound(v_p: torch.Tensor, v_q: torch.Tensor, code: int, need_gra
     # An empty gradient has no storage: hand the kernel a valid pointer it will never write through.
     _bound_kernel[(programs_p + programs_q,)](
         v_p, v_q, grad_p if need_grad else v_p, grad_q if need_grad else v_q, partial, n_p, n_q, programs_p,
-        CODE=code, NEED_GRAD=need_grad, BLOCK=_BLOCK,
+        CODE=code, NEED_GRAD=need_grad, BLOCK=_BLOCK, num_warps=8,
     )
     sums = partial.double()
     value = sums[:programs_p].sum() / n_p - sums[programs_p:].sum() / n_q

@@ -55,10 +55,11 @@ def _store_candidates(best, best_idx, rows, row_ok, N, best_ptr, idx_ptr):
 @triton.autotune(
     configs=_lp.configs(
         [
+            # spill-free for sm_90 (wgmma, tf32x3); 128 x 128 x 32 and 64 x 64 x 64 spill
             triton.Config({"BLOCK_N": 64, "BLOCK_Q": 64, "BLOCK_D": 32}, num_warps=4, num_stages=3),
-            triton.Config({"BLOCK_N": 64, "BLOCK_Q": 128, "BLOCK_D": 32}, num_warps=4, num_stages=3),
-            triton.Config({"BLOCK_N": 128, "BLOCK_Q": 128, "BLOCK_D": 32}, num_warps=8, num_stages=3),
-            triton.Config({"BLOCK_N": 64, "BLOCK_Q": 256, "BLOCK_D": 64}, num_warps=8, num_stages=3),
+            triton.Config({"BLOCK_N": 64, "BLOCK_Q": 128, "BLOCK_D": 32}, num_warps=8, num_stages=3),
+            triton.Config({"BLOCK_N": 128, "BLOCK_Q": 64, "BLOCK_D": 32}, num_warps=8, num_stages=3),
+            triton.Config({"BLOCK_N": 128, "BLOCK_Q": 128, "BLOCK_D": 16}, num_warps=8, num_stages=3),
         ],
         triton.Config({"BLOCK_N": 32, "BLOCK_Q": 32, "BLOCK_D": 32}),
     ),
@@ -87,17 +88,7 @@ def _nearest_dot_kernel(x_ptr, bank_ptr, bank_sq_ptr, best_ptr, idx_ptr, N, Q, D
     _store_candidates(best, best_idx, rows, row_ok, N, best_ptr, idx_ptr)
 
 
-@triton.autotune(
-    configs=_lp.configs(
-        [
-            triton.Config({"BLOCK_N": 32, "BLOCK_Q": 32, "BLOCK_D": 8}, num_warps=4, num_stages=2),
-            triton.Config({"BLOCK_N": 64, "BLOCK_Q": 32, "BLOCK_D": 8}, num_warps=8, num_stages=2),
-            triton.Config({"BLOCK_N": 32, "BLOCK_Q": 64, "BLOCK_D": 4}, num_warps=4, num_stages=2),
-        ],
-        triton.Config({"BLOCK_N": 32, "BLOCK_Q": 32, "BLOCK_D": 16}),
-    ),
-    key=["D", "P_KIND"],
-)
+@triton.autotune(configs=_lp.pair_tile_configs("BLOCK_N", "BLOCK_Q"), key=["D", "P_KIND"])
 @triton.jit
 def _nearest_direct_kernel(x_ptr, bank_ptr, best_ptr, idx_ptr, N, Q, D, p: tl.float64,
                            P_KIND: tl.constexpr, P_INT: tl.constexpr,

@@ -22,17 +22,7 @@ import triton.language as tl
 from omasgan.kernels import _lp
 from omasgan.kernels._lp import pair_keys, pow_pos, weighted_directions
 
-_FORWARD_CONFIGS = _lp.configs(
-    [
-        triton.Config({"BLOCK_N": 32, "BLOCK_M": 32, "BLOCK_D": 8}, num_warps=4, num_stages=2),
-        triton.Config({"BLOCK_N": 64, "BLOCK_M": 32, "BLOCK_D": 8}, num_warps=8, num_stages=2),
-        triton.Config({"BLOCK_N": 32, "BLOCK_M": 64, "BLOCK_D": 4}, num_warps=4, num_stages=2),
-    ],
-    triton.Config({"BLOCK_N": 32, "BLOCK_M": 32, "BLOCK_D": 16}),
-)
-
-
-@triton.autotune(configs=_FORWARD_CONFIGS, key=["D", "P_KIND", "WITH_ARGMAX"])
+@triton.autotune(configs=_lp.pair_tile_configs("BLOCK_N", "BLOCK_M"), key=["D", "P_KIND", "WITH_ARGMAX"])
 @triton.jit
 def _pairwise_kernel(x_ptr, y_ptr, out_ptr, argmax_ptr, N, M, D, p: tl.float64, e: tl.float64,
                      P_KIND: tl.constexpr, P_INT: tl.constexpr, E_KIND: tl.constexpr, WITH_ARGMAX: tl.constexpr,
@@ -51,17 +41,7 @@ def _pairwise_kernel(x_ptr, y_ptr, out_ptr, argmax_ptr, N, M, D, p: tl.float64, 
         tl.store(argmax_ptr + out, arg, mask=ok)
 
 
-@triton.autotune(
-    configs=_lp.configs(
-        [
-            triton.Config({"BLOCK_A": 32, "BLOCK_B": 32, "BLOCK_D": 8}, num_warps=4, num_stages=2),
-            triton.Config({"BLOCK_A": 64, "BLOCK_B": 16, "BLOCK_D": 16}, num_warps=4, num_stages=2),
-            triton.Config({"BLOCK_A": 32, "BLOCK_B": 64, "BLOCK_D": 4}, num_warps=4, num_stages=2),
-        ],
-        triton.Config({"BLOCK_A": 32, "BLOCK_B": 32, "BLOCK_D": 16}),
-    ),
-    key=["D", "P_KIND"],
-)
+@triton.autotune(configs=_lp.pair_tile_configs("BLOCK_A", "BLOCK_B"), key=["D", "P_KIND"])
 @triton.jit
 def _row_pass_kernel(grad_ptr, dist_ptr, argmax_ptr, stride_a, stride_b, a_ptr, b_ptr, out_ptr,
                      NA, NB, D, p: tl.float64, q: tl.float64, e: tl.float64,
