@@ -13,7 +13,7 @@ import torch
 import triton
 import triton.language as tl
 
-_BLOCK = 1024
+BOUND_BLOCK, BOUND_WARPS = 1024, 8
 
 
 @triton.jit
@@ -132,12 +132,12 @@ def f_divergence_bound(v_p: torch.Tensor, v_q: torch.Tensor, code: int, need_gra
     n_p, n_q = v_p.shape[0], v_q.shape[0]
     grad_p = v_p.new_empty(n_p if need_grad else 0)
     grad_q = v_q.new_empty(n_q if need_grad else 0)
-    programs_p, programs_q = triton.cdiv(n_p, _BLOCK), triton.cdiv(n_q, _BLOCK)
+    programs_p, programs_q = triton.cdiv(n_p, BOUND_BLOCK), triton.cdiv(n_q, BOUND_BLOCK)
     partial = v_p.new_empty(programs_p + programs_q)
     # An empty gradient has no storage: hand the kernel a valid pointer it will never write through.
     _bound_kernel[(programs_p + programs_q,)](
         v_p, v_q, grad_p if need_grad else v_p, grad_q if need_grad else v_q, partial, n_p, n_q, programs_p,
-        CODE=code, NEED_GRAD=need_grad, BLOCK=_BLOCK, num_warps=8,
+        CODE=code, NEED_GRAD=need_grad, BLOCK=BOUND_BLOCK, num_warps=BOUND_WARPS,
     )
     sums = partial.double()
     value = sums[:programs_p].sum() / n_p - sums[programs_p:].sum() / n_q

@@ -25,6 +25,7 @@ from omasgan.kernels._lp import load_rows, pair_keys, pow_pos, row_keys
 
 _MIN_ROWS_PER_SPLIT = 64  # a bank slice shorter than this is not worth a program of its own
 _INTERPRETED_PROGRAMS = 4  # without a GPU: still split, so the merge is exercised by the tests
+SELECT_BLOCK_N, SELECT_BLOCK_D = 32, 64  # the exact-value gather is memory-bound: no autotuning
 
 
 @triton.jit
@@ -155,8 +156,8 @@ def min_distance(x: torch.Tensor, bank: torch.Tensor, p: float, q: float):
     slice_of_best = best.argmin(dim=0, keepdim=True)
     indices.copy_(best_idx.gather(0, slice_of_best)[0])
     e = _lp.value_exponent(p, q)
-    _selected_values_kernel[(triton.cdiv(n, 32),)](
+    _selected_values_kernel[(triton.cdiv(n, SELECT_BLOCK_N),)](
         x, bank, indices, values, n, d, p, e,
-        P_KIND=p_kind, P_INT=p_int, E_KIND=_lp.exponent_kind(e), BLOCK_N=32, BLOCK_D=64,
+        P_KIND=p_kind, P_INT=p_int, E_KIND=_lp.exponent_kind(e), BLOCK_N=SELECT_BLOCK_N, BLOCK_D=SELECT_BLOCK_D,
     )
     return values, indices
