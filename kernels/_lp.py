@@ -5,7 +5,7 @@ Conventions of every kernel in this package:
 - Runtime float scalars (p, q, exponents, eps) are typed `tl.float64` in the kernel signatures
   and cast to the compute dtype inside with `tl.full([], value, dtype)`, so float64 kernels see
   them exactly (Triton would otherwise pass a Python float as float32).
-- Few small device functions, none for one-liners, and tl.full rather than tl.zeros (itself a
+- No device-function wrappers around single tl calls, and tl.full rather than tl.zeros (itself a
   device function): under TRITON_INTERPRET=1 every device-function call re-patches triton.language
   (about 1-2 ms), which dominates the interpreted tests' time.
 - A row-pair distance is handled as its "key": sum_k |u_k|^p for finite p, max_k |u_k| for
@@ -14,9 +14,12 @@ Conventions of every kernel in this package:
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import os
 
+import torch
 import triton
 import triton.language as tl
 
@@ -74,6 +77,17 @@ def pair_tile_configs(rows: str, cols: str) -> list[triton.Config]:
     """Autotune candidates for a kernel with [rows, cols, BLOCK_D] tiles named by its meta-parameters."""
     gpu = [triton.Config({rows: r, cols: c, "BLOCK_D": d}, num_warps=w, num_stages=2) for r, c, d, w in _PAIR_TILES]
     return configs(gpu, triton.Config({rows: 32, cols: 32, "BLOCK_D": 16}))
+
+
+def on_input_device(launcher):
+    """Run a launcher with its first tensor's GPU current: Triton launches on the current device."""
+
+    @functools.wraps(launcher)
+    def run(first: torch.Tensor, *args, **kwargs):
+        with torch.cuda.device(first.device) if first.is_cuda else contextlib.nullcontext():
+            return launcher(first, *args, **kwargs)
+
+    return run
 
 
 # ------------------------------------------------------------------------------- device helpers

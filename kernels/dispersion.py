@@ -123,6 +123,7 @@ def _constants(p: float, q: float) -> dict:
     return dict(P_KIND=p_kind, P_INT=p_int, e=e, E_KIND=_lp.exponent_kind(e))
 
 
+@_lp.on_input_device
 def dispersion(z: torch.Tensor, b: torch.Tensor, p: float, q: float, eps: float) -> torch.Tensor:
     """z: [N, Dz], b: [N, Db] (same float dtype, contiguous, N >= 2) -> 0-d tensor."""
     n = z.shape[0]
@@ -134,6 +135,7 @@ def dispersion(z: torch.Tensor, b: torch.Tensor, p: float, q: float, eps: float)
     return (2.0 * partial.double().sum() / (n * (n - 1))).to(z.dtype)
 
 
+@_lp.on_input_device
 def dispersion_backward(grad: torch.Tensor, z: torch.Tensor, b: torch.Tensor, p: float, q: float, eps: float):
     """grad: 0-d -> (grad_z [N, Dz], grad_b [N, Db])."""
     n = z.shape[0]

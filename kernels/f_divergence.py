@@ -13,6 +13,8 @@ import torch
 import triton
 import triton.language as tl
 
+from omasgan.kernels import _lp
+
 BOUND_BLOCK, BOUND_WARPS = 1024, 8
 
 
@@ -124,6 +126,7 @@ def _bound_kernel(vp_ptr, vq_ptr, grad_p_ptr, grad_q_ptr, partial_ptr, NP, NQ, P
     tl.store(partial_ptr + pid, tl.sum(tl.where(ok, term, 0.0), axis=0))
 
 
+@_lp.on_input_device
 def f_divergence_bound(v_p: torch.Tensor, v_q: torch.Tensor, code: int, need_grad: bool):
     """v_p: [Np], v_q: [Nq] (same float dtype, non-empty) -> (value 0-d, grad_p [Np], grad_q [Nq]).
 

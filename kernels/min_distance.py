@@ -133,6 +133,7 @@ def _bank_splits(n: int, q: int, device: torch.device) -> int:
     return max(1, min(target // row_tiles, q // _MIN_ROWS_PER_SPLIT))
 
 
+@_lp.on_input_device
 def min_distance(x: torch.Tensor, bank: torch.Tensor, p: float, q: float):
     """x: [N, D], bank: [Q, D] (same float dtype, contiguous) -> (values [N], indices [N] int64)."""
     n, d = x.shape

@@ -84,11 +84,13 @@ def _forward(x, y, p, q, with_argmax):
     return out, argmax
 
 
+@_lp.on_input_device
 def pairwise_distance(x: torch.Tensor, y: torch.Tensor, p: float, q: float) -> torch.Tensor:
     """x: [N, D], y: [M, D] (same float dtype, contiguous) -> [N, M]."""
     return _forward(x, y, p, q, with_argmax=False)[0]
 
 
+@_lp.on_input_device
 def pairwise_distance_backward(grad, x, y, dist, p, q):
     """grad, dist: [N, M]; x: [N, D], y: [M, D] -> (grad_x [N, D], grad_y [M, D])."""
     n, m, d = x.shape[0], y.shape[0], x.shape[1]
