@@ -4,8 +4,9 @@
     Critic:     x [N, *data_shape] -> raw value [N]   (features(x) -> [N, F] for feature losses)
     Encoder:    x [N, *data_shape] -> z [N, latent_dim]
 
-`make_generator` / `make_critic` / `make_encoder` pick the architecture from the data shape:
-[C, 32, 32] (C = 1 or 3) gets DCGAN convolutions, any other shape an MLP on the flattened sample.
+`make_generator` / `make_critic` / `make_encoder` pick the architecture from the data shape
+(architecture="auto"): [C, 32, 32] (C = 1 or 3) gets DCGAN convolutions, any other shape an MLP on
+the flattened sample; architecture="mlp" forces the MLP (cheap, for quick CPU runs).
 Image-like data (3-D shapes) get a tanh output, since images live in [-1, 1]; other data a linear one.
 """
 from __future__ import annotations
@@ -18,8 +19,19 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm as _sn
 
 
+ARCHITECTURES = ("auto", "dcgan", "mlp")
+
+
 def is_dcgan_shape(shape: tuple[int, ...]) -> bool:
     return len(shape) == 3 and shape[0] in (1, 3) and tuple(shape[1:]) == (32, 32)
+
+
+def _use_dcgan(shape: tuple[int, ...], architecture: str) -> bool:
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {', '.join(ARCHITECTURES)}; got {architecture!r}")
+    if architecture == "dcgan" and not is_dcgan_shape(shape):
+        raise ValueError(f"architecture 'dcgan' needs samples of shape [1 or 3, 32, 32], got {list(shape)}")
+    return architecture != "mlp" and is_dcgan_shape(shape)
 
 
 def _maybe_sn(layer: nn.Module, use: bool) -> nn.Module:
@@ -97,25 +109,27 @@ class MLPCritic(nn.Module):
         return self.head(self.features(x)).squeeze(-1)
 
 
-def make_generator(data_shape, latent_dim: int, width: int = 32, hidden: int = 128) -> nn.Module:
-    """DCGAN generator for [C, 32, 32], else an MLP generator."""
+def make_generator(data_shape, latent_dim: int, width: int = 32, hidden: int = 128, architecture: str = "auto") -> nn.Module:
+    """DCGAN generator for [C, 32, 32] (unless architecture="mlp"), else an MLP generator."""
     data_shape = tuple(data_shape)
-    if is_dcgan_shape(data_shape):
+    if _use_dcgan(data_shape, architecture):
         return DCGANGenerator(latent_dim, data_shape[0], width)
     return MLPGenerator(latent_dim, data_shape, hidden, bounded=len(data_shape) == 3)
 
 
-def make_critic(data_shape, width: int = 32, hidden: int = 128, spectral_norm: bool = False, out_features: int = 1) -> nn.Module:
-    """DCGAN critic for [C, 32, 32], else an MLP critic; `out_features` > 1 makes it an encoder."""
+def make_critic(data_shape, width: int = 32, hidden: int = 128, spectral_norm: bool = False, out_features: int = 1,
+                architecture: str = "auto") -> nn.Module:
+    """DCGAN critic for [C, 32, 32] (unless architecture="mlp"), else an MLP critic; `out_features` > 1
+    makes it an encoder."""
     data_shape = tuple(data_shape)
-    if is_dcgan_shape(data_shape):
+    if _use_dcgan(data_shape, architecture):
         return DCGANCritic(data_shape[0], width, spectral_norm, out_features)
     return MLPCritic(data_shape, hidden, spectral_norm, out_features)
 
 
-def make_encoder(data_shape, latent_dim: int, width: int = 32, hidden: int = 128) -> nn.Module:
+def make_encoder(data_shape, latent_dim: int, width: int = 32, hidden: int = 128, architecture: str = "auto") -> nn.Module:
     """x [N, *data_shape] -> z [N, latent_dim] (a critic body with a latent_dim-wide head)."""
-    return make_critic(data_shape, width, hidden, spectral_norm=False, out_features=latent_dim)
+    return make_critic(data_shape, width, hidden, spectral_norm=False, out_features=latent_dim, architecture=architecture)
 
 
 def init_weights(module: nn.Module) -> None:

@@ -18,15 +18,18 @@ GENERATORS = ("G", "B", "G_prime")
 CRITICS = ("V", "C", "J")
 
 
-def build_networks(data_shape, *, latent_dim: int, width: int, hidden: int, spectral_norm: bool) -> dict[str, nn.Module]:
+def build_networks(data_shape, *, latent_dim: int, width: int, hidden: int, spectral_norm: bool,
+                   architecture: str = "auto") -> dict[str, nn.Module]:
     """Fresh, independently initialised networks for data of `data_shape` (copies happen later)."""
     nets: dict[str, nn.Module] = {}
     for name in GENERATORS:
-        nets[name] = make_generator(data_shape, latent_dim, width, hidden)
+        nets[name] = make_generator(data_shape, latent_dim, width, hidden, architecture)
     for name in CRITICS:
-        nets[name] = make_critic(data_shape, width, hidden, spectral_norm)
-    for net in nets.values():
-        init_weights(net)
+        nets[name] = make_critic(data_shape, width, hidden, spectral_norm, architecture=architecture)
+    # DCGAN's N(0, 0.02) init suits the BatchNorm generators; the critics have no normalisation,
+    # and with that init their output starts almost constant in x, which collapses G early.
+    for name in GENERATORS:
+        init_weights(nets[name])
     return nets
 
 

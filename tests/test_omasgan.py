@@ -1,0 +1,236 @@
+"""OMASGAN on the synthetic 2-D set: stage behaviour, boundary samples, score, API, persistence."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from omasgan import OMASGAN, data
+from omasgan.models import MODELS, get_model
+from omasgan.models.base import Detector
+from omasgan.models.omasgan import losses
+
+# The 2-D quick preset as it ships (about 20 s on one idle core).
+FAST = dict(progress=False)
+TINY = dict(epochs=(2, 2, 2, 2), hidden=16, bank_size=64, score_bank_size=64, progress=False)
+
+
+@pytest.fixture(scope="module")
+def split():
+    return data.make_split("synthetic")
+
+
+@pytest.fixture(scope="module")
+def fitted(split, tmp_path_factory):
+    torch.set_num_threads(1)  # tiny MLPs: threads only add overhead
+    out = tmp_path_factory.mktemp("omasgan")
+    model = OMASGAN.from_preset("quick", (2,), out_dir=str(out), **FAST).fit(split.train, split.val)
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return model, records, out
+
+
+def by_stage(records, stage, key):
+    return [r[key] for r in records if r["stage"] == stage]
+
+
+def nearest_mode_distance(points: torch.Tensor) -> torch.Tensor:
+    return torch.cdist(points.float().cpu(), data.synthetic_modes()).min(dim=1).values
+
+
+def test_anomaly_score_ranks_synthetic_anomalies_above_normal_points(fitted, split):
+    model, _, _ = fitted
+    assert roc_auc_score(split.test_y, model.score_samples(split.test_x)) > 0.9
+
+
+def test_stage1_generator_moves_onto_the_modes(fitted):
+    model, records, _ = fitted
+    G = model.sample("G", 1000, torch.Generator().manual_seed(0))
+    # Data sit ~0.06 from a mode centre, an untrained generator ~1 away (G keeps a few bridges).
+    assert nearest_mode_distance(G).median() < 0.3
+    assert all(np.isfinite(by_stage(records, "stage1", "loss_V")))
+
+
+def test_stage2_boundary_samples_leave_the_modes_but_stay_near_them(fitted):
+    model, records, _ = fitted
+    gen = torch.Generator().manual_seed(0)
+    g = nearest_mode_distance(model.sample("G", 2000, gen)).median()
+    b = nearest_mode_distance(model.sample("B", 2000, gen)).median()
+    print(f"median distance to the nearest mode: G {g:.3f}, B {b:.3f}")
+    assert g < b < 0.6, (g, b)
+    d, s = by_stage(records, "stage2", "d"), by_stage(records, "stage2", "s")
+    assert d[-1] > d[0], "B starts as G (d ~ 0) and must move off G's samples"
+    assert s[-1] < s[0], "the dispersion ratio must fall as B spreads out"
+
+
+def test_stage3_and_stage4_losses_behave(fitted):
+    _, records, _ = fitted
+    loss_j = by_stage(records, "stage4", "loss_J")
+    assert np.mean(loss_j[-3:]) < np.mean(loss_j[:2]), loss_j
+    # J's loss is a sum of two cross-entropies; log 2 each at chance.
+    assert loss_j[-1] < 2 * np.log(2)
+    assert all(np.isfinite(by_stage(records, "stage3", "loss_C") + by_stage(records, "stage3", "loss_G_prime")))
+
+
+def test_figures_and_metrics_are_written(fitted):
+    _, records, out = fitted
+    assert {r["stage"] for r in records} == {"stage1", "stage2", "stage3", "stage4"}
+    for name in ("samples_1_stage1.png", "samples_2_stage2.png", "samples_3_stage3.png", "samples_4_stage4.png"):
+        assert (out / name).stat().st_size > 1000
+
+
+def test_networks_are_distinct_objects_with_their_own_weights(fitted):
+    model, _, _ = fitted
+    nets = model.networks
+    assert set(nets) == {"G", "V", "B", "G_prime", "C", "J"}
+    assert len({id(n) for n in nets.values()}) == 6
+    storages = {name: {p.data_ptr() for p in n.parameters()} for name, n in nets.items()}
+    names = list(storages)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            assert not storages[a] & storages[b], f"{a} and {b} share parameter storage"
+    # Each trained away from its starting copy: B and G' from G, C from V.
+    for trained, source in (("B", "G"), ("G_prime", "G"), ("C", "V")):
+        assert any(not torch.equal(p, q) for p, q in zip(nets[trained].parameters(), nets[source].parameters()))
+    # Changing one network leaves the others as they were.
+    before = [p.clone() for p in nets["G"].parameters()]
+    with torch.no_grad():
+        for p in nets["G_prime"].parameters():
+            p.add_(1.0)
+    assert all(torch.equal(p, q) for p, q in zip(nets["G"].parameters(), before))
+    with torch.no_grad():
+        for p in nets["G_prime"].parameters():
+            p.sub_(1.0)
+
+
+def test_api_follows_pyod_conventions(fitted, split):
+    model, _, _ = fitted
+    scores = model.score_samples(split.test_x)
+    assert scores.shape == (len(split.test_x),) and scores.dtype == np.float64
+    assert np.allclose(model.decision_function(split.test_x), scores - model.threshold_)
+    assert np.array_equal(model.predict(split.test_x), (scores > model.threshold_).astype(np.int64))
+    # The threshold is the 0.95 quantile of validation scores: about 5% of validation is flagged.
+    assert model.predict(split.val).mean() <= 0.06
+    assert np.allclose(model.score_samples(split.test_x.numpy()), scores)
+    terms = model.score_terms(split.test_x[:10])
+    assert np.allclose(terms["J"] + terms["fD"], scores[:10], atol=1e-5)
+
+
+def test_save_load_round_trip_gives_identical_scores(fitted, split, tmp_path):
+    model, _, _ = fitted
+    path = model.save(tmp_path / "model.pt")
+    assert torch.load(path, weights_only=True)["model"] == "omasgan"
+    for loaded in (OMASGAN.load(path), Detector.load(path)):
+        assert isinstance(loaded, OMASGAN)
+        assert np.array_equal(loaded.score_samples(split.test_x), model.score_samples(split.test_x))
+        assert loaded.threshold_ == model.threshold_
+
+
+class Kill(Exception):
+    pass
+
+
+def test_resume_after_a_kill_gives_identical_scores(split, tmp_path):
+    reference = OMASGAN(**TINY).fit(split.train[:256], split.val)
+
+    def kill_in_stage3(self):
+        engine = original(self)
+        engine.epoch_end_hooks.append(lambda stage, epoch, _: _raise() if stage.name == "stage3" else None)
+        return engine
+
+    def _raise():
+        raise Kill
+
+    original = OMASGAN.make_engine
+    OMASGAN.make_engine = kill_in_stage3
+    try:
+        with pytest.raises(Kill):
+            OMASGAN(**TINY, out_dir=str(tmp_path)).fit(split.train[:256], split.val)
+    finally:
+        OMASGAN.make_engine = original
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["stage_name"] == "stage3"
+    resumed = OMASGAN(**TINY, out_dir=str(tmp_path), resume=True).fit(split.train[:256], split.val)
+    assert np.array_equal(resumed.score_samples(split.test_x), reference.score_samples(split.test_x))
+
+
+def test_klwgan_variant_and_manifold_term_train_and_score(split):
+    model = OMASGAN(**TINY, stage1="klwgan", kappa=0.5, spectral_norm=True, divergence="jensen_shannon")
+    scores = model.fit(split.train[:256], split.val).score_samples(split.test_x[:50])
+    assert np.isfinite(scores).all()
+    terms = model.score_terms(split.test_x[:50])
+    assert np.allclose(terms["J"] + terms["fD"] + 0.5 * terms["manifold"], scores, atol=1e-5)
+
+
+def test_dcgan_networks_train_and_score_32x32_images():
+    images = torch.rand(24, 1, 32, 32) * 2 - 1
+    model = OMASGAN(**{**TINY, "width": 4, "latent_dim": 8, "batch_size": 8}, architecture="dcgan")
+    scores = model.fit(images[:16], images[16:20]).score_samples(images[20:])
+    assert scores.shape == (4,) and np.isfinite(scores).all()
+    assert type(model.networks["G"]).__name__ == "DCGANGenerator"
+    with pytest.raises(ValueError, match="architecture 'dcgan' needs samples of shape"):
+        OMASGAN(**TINY, architecture="dcgan").fit(torch.zeros(20, 2))
+
+
+def test_mixture_bound_is_the_weighted_objective():
+    torch.manual_seed(0)
+    vx, vg, vgp, vb = (torch.randn(n) for n in (7, 5, 6, 4))
+    got = losses.active_negative_objective(vx, vg, vgp, vb, alpha=0.3, beta=0.6, divergence="pearson")
+    fstar = lambda v: v**2 / 4 + v  # noqa: E731  pearson: g(v) = v
+    want = 0.3 * vx.mean() + 0.7 * vg.mean() - 0.6 * fstar(vgp).mean() - 0.4 * fstar(vb).mean()
+    assert torch.allclose(got, want, atol=1e-6)
+
+
+def test_anomaly_discriminator_loss_is_the_cross_entropy_of_the_spec():
+    torch.manual_seed(0)
+    jx, jgp, jb = torch.randn(6), torch.randn(5), torch.randn(4)
+    got = losses.anomaly_discriminator_loss(jx, jgp, jb, gamma=0.3)
+    log_sig = torch.nn.functional.logsigmoid
+    want = -(0.3 * log_sig(-jx).mean() + 0.7 * log_sig(-jgp).mean() + log_sig(jb).mean())
+    assert torch.allclose(got, want, atol=1e-6)
+
+
+def test_boundary_loss_terms():
+    torch.manual_seed(0)
+    z, b, bank = torch.randn(8, 3), torch.randn(8, 2, requires_grad=True), torch.randn(50, 2)
+    total, parts = losses.boundary_loss(torch.randn(8), torch.randn(8), z, b, bank, lambda_d=2.0, mu=0.5, p=2.0, q=1.0,
+                                        variant="fgan", divergence="pearson", temperature=5.0)
+    assert torch.allclose(parts["d"], torch.cdist(b, bank).min(dim=1).values.mean(), atol=1e-5)
+    assert torch.allclose(total, -parts["m"] + 2.0 * parts["d"] + 0.5 * parts["s"])
+    total.backward()
+    assert torch.isfinite(b.grad).all()
+
+
+@pytest.mark.parametrize(
+    "settings, error, message",
+    [
+        (dict(alpha=1.5), ValueError, "alpha must be in"),
+        (dict(divergence="wasserstein"), ValueError, "divergence must be one of"),
+        (dict(stage1="wgan"), ValueError, "stage1 must be one of"),
+        (dict(epochs=(1, 2)), ValueError, "epochs must be 4"),
+        (dict(lambda_d="big"), TypeError, "lambda_d must be a number"),
+        (dict(bank_size=0), ValueError, "bank_size must be >= 1"),
+        (dict(lamda=1.0), TypeError, "unknown setting"),
+        (dict(architecture="resnet"), ValueError, "architecture must be one of"),
+    ],
+)
+def test_bad_settings_are_named(settings, error, message):
+    with pytest.raises(error, match=message):
+        OMASGAN(**settings)
+
+
+def test_bad_inputs_get_clear_errors(fitted):
+    model, _, _ = fitted
+    with pytest.raises(RuntimeError, match="not fitted"):
+        OMASGAN().score_samples(torch.zeros(3, 2))
+    with pytest.raises(ValueError, match=r"samples of shape \(2,\)"):
+        model.score_samples(torch.zeros(3, 5))
+    with pytest.raises(TypeError, match="torch.Tensor or numpy array"):
+        model.score_samples([[0.0, 1.0]])
+    with pytest.raises(ValueError, match="NaN"):
+        model.score_samples(torch.tensor([[float("nan"), 0.0]]))
+
+
+def test_registry():
+    assert MODELS["omasgan"] is OMASGAN and get_model("omasgan") is OMASGAN
+    with pytest.raises(ValueError, match="model must be one of"):
+        get_model("nope")
