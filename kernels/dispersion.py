@@ -64,7 +64,8 @@ def _dispersion_kernel(z_ptr, b_ptr, partial_ptr, N, DZ, DB, p: tl.float64, e: t
         e_cast = tl.full([], e, dtype)
         ratio = pow_pos(key_z, e_cast, E_KIND) / (tl.full([], eps, dtype) + pow_pos(key_b, e_cast, E_KIND))
         upper = row_ok[:, None] & col_ok[None, :] & (rows[:, None] < cols[None, :])
-        tl.store(partial_ptr + ti * tl.num_programs(1) + tj, tl.sum(tl.sum(tl.where(upper, ratio, 0.0), axis=1), axis=0))
+        tile_sum = tl.sum(tl.sum(tl.where(upper, ratio, 0.0), axis=1), axis=0)
+        tl.store(partial_ptr + ti * tl.num_programs(1) + tj, tile_sum)
 
 
 @triton.jit
@@ -112,7 +113,8 @@ def _dispersion_backward_kernel(grad_ptr, z_ptr, b_ptr, grad_z_ptr, grad_b_ptr, 
         den = eps + pow_pos(key_b, e, E_KIND)
         # w = c * d(ratio)/d(distance) * q ||u||^(q - p), the last factor 0 for coincident rows
         w_z = tl.where(pair_ok, c / den * q * pow_pos(key_z, e_scale, E_SCALE_KIND), 0.0)
-        w_b = tl.where(pair_ok, -c * pow_pos(key_z, e, E_KIND) / (den * den) * q * pow_pos(key_b, e_scale, E_SCALE_KIND), 0.0)
+        a_over_den2 = pow_pos(key_z, e, E_KIND) / (den * den)
+        w_b = tl.where(pair_ok, -c * a_over_den2 * q * pow_pos(key_b, e_scale, E_SCALE_KIND), 0.0)
         _add_row_gradient(grad_z_ptr, w_z, arg_z, z_ptr, rows, row_ok, cols, col_ok, DZ, p, P_KIND, P_INT, BLOCK_D)
         _add_row_gradient(grad_b_ptr, w_b, arg_b, b_ptr, rows, row_ok, cols, col_ok, DB, p, P_KIND, P_INT, BLOCK_D)
 
