@@ -55,6 +55,12 @@ def evaluate_split(split: data.ADSplit, model: str, preset: str, seed: int = 0, 
         **metrics(split.test_y.numpy(), scores), "train_seconds": round(detector.train_seconds_, 1),
     }
     row["_score_seconds"] = round(score_seconds, 1)
+    if out is not None and hasattr(detector, "score_terms"):
+        # Which part of a composite score ranks the anomalies (diagnostics, not used for selection).
+        terms = {name: metrics(split.test_y.numpy(), values)["auroc"]
+                 for name, values in detector.score_terms(split.test_x).items() if np.std(values) > 0}
+        (Path(out) / "score_terms_auroc.json").write_text(json.dumps(terms, indent=1) + "\n")
+        row["_terms"] = terms
     return row, scores, detector
 
 
@@ -99,13 +105,15 @@ def run_loo(
         run_dir = out / f"class_{c}"
         row, scores, det = evaluate_split(split, model, preset, seed, run_dir, {**(overrides or {}), "resume": resume})
         score_seconds = row.pop("_score_seconds")
+        terms = row.pop("_terms", {})
         y = split.test_y.numpy()
         np.savez_compressed(run_dir / "test_scores.npz", scores=scores, labels=y)
         plots.score_histogram(y, scores, run_dir / "histogram.png", det.threshold_,
                               f"{dataset} {protocol} class {c}: {model} (AUROC {row['auroc']:.3f})")
         rows.append(row)
         log(f"class {c}: AUROC {row['auroc']:.3f}  AUPRC {row['auprc']:.3f}  "
-            f"train {row['train_seconds']:.0f} s  score {score_seconds:.0f} s")
+            f"train {row['train_seconds']:.0f} s  score {score_seconds:.0f} s"
+            + "".join(f"  [{name} alone: {auroc:.3f}]" for name, auroc in terms.items()))
         write_results(rows, out, protocol=protocol)
     write_figures(rows, out, dataset, protocol, model)
     return rows

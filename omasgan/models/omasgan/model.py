@@ -113,7 +113,8 @@ class OMASGANConfig(DetectorConfig):
 _PRESETS_IMAGES = {
     # MLP nets: on 2 CPU cores the small DCGAN collapsed within the quick budget, the MLP did not.
     "quick": dict(architecture="mlp", hidden=256, latent_dim=32, stage1="klwgan", batch_size=64,
-                  max_train_samples=12000, epochs=(8, 1, 3, 3), bank_size=1024, score_bank_size=2048, lr=2e-4),
+                  max_train_samples=12000, epochs=(8, 1, 3, 3), steps_per_epoch=(None, 60, None, None),
+                  bank_size=1024, score_bank_size=2048, lr=2e-4),
     "paper": dict(width=64, latent_dim=128, batch_size=64, epochs=(20, 10, 10, 10), bank_size=20000,
                   score_bank_size=10000, lr=2e-4),
 }
