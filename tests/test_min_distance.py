@@ -135,3 +135,8 @@ def test_dtypes(backend, dtype):
 def test_bad_input_is_named(x, bank, kwargs, error, match):
     with pytest.raises(error, match=match):
         ops.min_distance(x, bank, **kwargs)
+
+
+def test_zero_features_is_an_error():
+    with pytest.raises(ValueError, match="D = 0"):
+        ops.min_distance(torch.zeros(2, 0), torch.zeros(3, 0))

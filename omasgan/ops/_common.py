@@ -55,6 +55,8 @@ def rows(t: torch.Tensor, name: str) -> torch.Tensor:
 
 
 def check_features(a: torch.Tensor, a_name: str, b: torch.Tensor, b_name: str) -> None:
+    if a.shape[1] == 0 or b.shape[1] == 0:
+        raise ValueError(f"{a_name} and {b_name} must have at least one feature, got D = 0")
     if a.shape[1] != b.shape[1]:
         raise ValueError(
             f"{a_name} and {b_name} must have the same number of features D after flattening, "
