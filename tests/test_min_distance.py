@@ -127,7 +127,7 @@ def test_dtypes(backend, dtype):
         (torch.tensor([[float("nan"), 0.0]]), torch.zeros(4, 2), {}, ValueError, "x contains NaN"),
         (torch.zeros(1, 2), torch.tensor([[float("inf"), 0.0]]), {}, ValueError, "bank contains NaN or inf"),
         (torch.zeros(2, 3, dtype=torch.long), torch.zeros(4, 3), {}, TypeError, "x must be float"),
-        (torch.zeros(2, 3), [[0.0, 0.0, 0.0]], {}, TypeError, "bank must be a torch.Tensor"),
+        (torch.zeros(2, 3), [[0.0, 0.0, 0.0]], {}, TypeError, "bank chunk 0 must be a torch.Tensor"),
         (torch.zeros(2, 3), torch.zeros(4, 3, device="meta"), {}, ValueError, "one device"),
         (torch.zeros(()), torch.zeros(4, 3), {}, ValueError, "leading sample dimension"),
     ],

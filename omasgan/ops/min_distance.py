@@ -84,7 +84,8 @@ def min_distance(x: torch.Tensor, bank: torch.Tensor, p: float = 2.0, q: float =
     A bank that is not a tensor on x's device (a CPU tensor for CUDA queries, an np.ndarray or
     np.memmap, a path to a .npy file, an iterable of chunks) is streamed: see omasgan.ops.streaming.
     """
-    if not isinstance(bank, torch.Tensor) or (isinstance(x, torch.Tensor) and bank.device != x.device):
+    host_bank = isinstance(bank, torch.Tensor) and bank.device.type == "cpu"
+    if not isinstance(bank, torch.Tensor) or (host_bank and isinstance(x, torch.Tensor) and x.device.type != "cpu"):
         from omasgan.ops.streaming import streamed_min_distance
 
         return streamed_min_distance(x, bank, p, q, backend=backend)
