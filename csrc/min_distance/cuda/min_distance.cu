@@ -49,7 +49,9 @@ using Tile = PairTile<T, kPairsPerThread<T>>;
 
 template <typename T>
 BankSplit split_bank(int64_t n, int64_t q) {
-  const int64_t query_tiles = ceil_div(n, Tile<T>::kSide), bank_tiles = ceil_div(q, Tile<T>::kSide);
+  // n = 0 still asks for its (empty) workspace size: count at least one query tile
+  const int64_t query_tiles = std::max<int64_t>(1, ceil_div(n, Tile<T>::kSide));
+  const int64_t bank_tiles = ceil_div(q, Tile<T>::kSide);
   const int64_t wanted = std::clamp<int64_t>(kTargetBlocks / query_tiles, 1, bank_tiles);
   const int64_t per_split = ceil_div(bank_tiles, wanted);
   return {ceil_div(bank_tiles, per_split), per_split};

@@ -47,6 +47,8 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+constexpr int kContractSide = 64;  // rows and features per block of contract_kernel
+
 // out[r, k] = scale * sum_c w(r, c) phi(a[r, k] - b[c, k]) with w(r, c) = w[r * w_row + c * w_col];
 // a: [ra, d], b: [cb, d], out: [ra, d]. Block: 64 rows x 64 features, 4 x 4 per thread; pairs c
 // streamed 16 at a time through shared memory.
@@ -54,7 +56,7 @@ template <typename T, Norm K>
 __global__ void __launch_bounds__(kThreads)
     contract_kernel(const T* w, int64_t w_row, int64_t w_col, const T* a, int64_t ra, const T* b, int64_t cb,
                     int64_t d, Lp<T> lp, T scale, T* out) {
-  constexpr int TM = 4, kSide = 16 * TM, kDepth = 16;
+  constexpr int TM = kContractSide / 16, kSide = kContractSide, kDepth = 16;
   __shared__ T ws[kDepth][kSide + 1];  // w(r0 + r, c0 + c) at [c][r]
   __shared__ T bs[kDepth][kSide + 1];  // b[c0 + c, k0 + k] at [c][k]
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
@@ -164,15 +166,21 @@ int64_t pair_tile_blocks(int64_t n, int64_t m, int tm) {
   return ceil_div(n, 16 * tm) * ceil_div(m, 16 * tm);
 }
 
+// Zeroes count values; an empty tensor's null pointer is never passed to the runtime.
+template <typename T>
+cudaError_t zero(T* p, int64_t count, cudaStream_t stream) {
+  return count > 0 ? cudaMemsetAsync(p, 0, count * sizeof(T), stream) : cudaSuccess;
+}
+
 int64_t elementwise_blocks(int64_t count) { return std::min<int64_t>(ceil_div(count, kThreads), 4096); }
 
 template <typename T, Norm K>
 cudaError_t launch_grad_from_weights(const T* w, const T* x, int64_t n, const T* y, int64_t m, int64_t d, Lp<T> lp,
                                      bool symmetric, T* grad_x, T* grad_y, cudaStream_t stream) {
   if constexpr (K == Norm::Linf) {
-    if (cudaError_t err = cudaMemsetAsync(grad_x, 0, n * d * sizeof(T), stream); err != cudaSuccess) return err;
+    if (cudaError_t err = zero(grad_x, n * d, stream); err != cudaSuccess) return err;
     if (!symmetric) {
-      if (cudaError_t err = cudaMemsetAsync(grad_y, 0, m * d * sizeof(T), stream); err != cudaSuccess) return err;
+      if (cudaError_t err = zero(grad_y, m * d, stream); err != cudaSuccess) return err;
     }
     const int64_t blocks = pair_tile_blocks(n, m, 4);
     if (blocks == 0 || d == 0) return cudaSuccess;
@@ -180,17 +188,16 @@ cudaError_t launch_grad_from_weights(const T* w, const T* x, int64_t n, const T*
     linf_scatter_kernel<T><<<unsigned(blocks), kThreads, 0, stream>>>(w, x, n, y, m, d, grad_x,
                                                                       symmetric ? grad_x : grad_y);
   } else {
-    const int64_t feature_tiles = ceil_div(d, 64);
-    if (cudaError_t err = check_grid(std::max(n, m) / 64 * feature_tiles + feature_tiles); err != cudaSuccess)
-      return err;
+    const int64_t feature_tiles = ceil_div(d, kContractSide);
+    if (cudaError_t err = check_grid(ceil_div(std::max(n, m), kContractSide) * feature_tiles); err != cudaSuccess) return err;
     // w is symmetric: the y side of every pair equals its x side, so grad_x counts each pair twice.
     if (n > 0 && d > 0) {
-      contract_kernel<T, K><<<unsigned(ceil_div(n, 64) * feature_tiles), kThreads, 0, stream>>>(
+      contract_kernel<T, K><<<unsigned(ceil_div(n, kContractSide) * feature_tiles), kThreads, 0, stream>>>(
           w, m, 1, x, n, y, m, d, lp, T(symmetric ? 2 : 1), grad_x);
     }
     if (!symmetric && m > 0 && d > 0) {
       // grad_y[j] = -sum_i w_ij phi(x_i - y_j) = sum_i w^T_ji phi(y_j - x_i): the same contraction on w^T.
-      contract_kernel<T, K><<<unsigned(ceil_div(m, 64) * feature_tiles), kThreads, 0, stream>>>(
+      contract_kernel<T, K><<<unsigned(ceil_div(m, kContractSide) * feature_tiles), kThreads, 0, stream>>>(
           w, 1, m, y, m, x, n, d, lp, T(1), grad_y);
     }
   }
