@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from omasgan import data
+from omasgan.compare import add_compare, run_compare
 
 PRESETS = ("quick", "paper")
 
@@ -215,6 +216,7 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "score": (add_score, run_score, "score samples or a test split with a saved model"),
     "loo": (add_loo, run_loo, "leave-one-out (or one-class) evaluation over classes"),
     "demo": (add_demo, run_demo, "embedded-data demo: 2-D boundary figure and a digits LOO run"),
+    "compare": (add_compare, run_compare, "several models on the same LOO splits: one AUROC table and one bar plot"),
 }
 
 
