@@ -239,3 +239,24 @@ def test_two_rank_ddp_training_completes_resumes_and_follows_single_process(tmp_
     for a, b in zip(ddp, single):
         for key in a.keys() - {"stage", "epoch", "steps", "seconds"}:
             assert abs(a[key] - b[key]) <= 0.1 * abs(b[key]) + 0.01, (a["stage"], key, a[key], b[key])
+
+
+def test_torchrun_score_with_a_sharded_bank(tmp_path):
+    """`torchrun --nproc-per-node 2 -m omasgan score --bank-size Q`: one score file, from rank 0."""
+    import subprocess
+    import sys
+
+    from omasgan.models.omasgan.model import OMASGAN
+
+    det = OMASGAN(hidden=16, latent_dim=2, epochs=(1, 1, 1, 1), batch_size=64, bank_size=64, score_bank_size=64,
+                  kappa=1.0, device="cpu", progress=False, seed=0).fit(_normal_points())
+    det.save(tmp_path / "model.pt")
+    np.save(tmp_path / "queries.npy", torch.randn(30, 2).numpy())
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "omasgan", "score", "--model-path", "model.pt", "--input", "queries.npy",
+           "--bank-size", "301", "--bank-dir", "bank", "--out", "scores.npy"]
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("scored 30 samples") == 1  # rank 1 prints nothing
+    scores = np.load(tmp_path / "scores.npy")
+    assert scores.shape == (30,) and np.isfinite(scores).all()
