@@ -31,7 +31,7 @@ struct Phi {
     } else {  // General (Inf is handled apart)
       const Vec zero = Vec(T(0)), one = Vec(T(1));
       const Vec sign = ((u > zero) & one) - ((u < zero) & one);
-      return sign * u.abs().pow(Vec(p - T(1)));
+      return sign * pow_abs(u, p - T(1));
     }
   }
   T operator()(T u) const {
