@@ -10,7 +10,7 @@ from omasgan.models.anogan.losses import discriminator_loss
 from omasgan.models.ganomaly import GANomaly
 from omasgan.models.ganomaly.losses import anomaly_score, generator_losses
 
-FAST = dict(latent_dim=8, hidden=32, lr=1e-3, batch_size=128, progress=False, device="cpu")
+FAST = dict(latent_dim=8, hidden=64, lr=1e-3, batch_size=128, progress=False, device="cpu")
 
 # A fixed tiny batch (B = 2) whose losses are worked out by hand below.
 X = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
