@@ -1,7 +1,9 @@
-"""Builds `omasgan._C` from csrc/: the CPU sources always, the CUDA sources when nvcc is there.
+"""Builds `omasgan._C` from csrc/: the CPU sources always, the CUDA sources when a CUDA toolkit and a
+CUDA build of torch are there (a GPU is not needed to compile; the half costs about 90 s of CPU time).
 
 Environment:
-  FORCE_CUDA=1        build the CUDA half even without a GPU (compile-only check)
+  CUDA_HOME           the toolkit root; default /usr/local/cuda when it exists, else torch's guess
+  FORCE_CUDA=1        build the CUDA half, and fail loudly if the toolkit or a CUDA torch is missing
   OMASGAN_NO_CUDA=1   skip the CUDA half even where nvcc exists
   OMASGAN_NO_EXT=1    build no extension at all (the torch backend still works)
 """
