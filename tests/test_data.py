@@ -6,7 +6,8 @@ import torch
 
 from omasgan import data
 
-MNIST_ROOT = Path("/work/shared/data")
+# CI lays shared/ beside the checkout
+MNIST_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def test_digits_loo_split_leaves_the_class_out():
