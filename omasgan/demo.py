@@ -25,7 +25,7 @@ def boundary_figure(model, split: data.ADSplit, path: str | Path) -> Path:
         "test anomalies": split.test_x[split.test_y == 1][:200],
     }
     return plots.scatter_2d(
-        sets, path, "OMASGAN, 2-D: boundary samples B(z); shade = anomaly score",
+        sets, path, "OMASGAN on 2-D data (darker = more anomalous)",
         contour=lambda pts: torch.from_numpy(model.score_samples(pts)), contour_label="anomaly score AS(x)",
     )
 

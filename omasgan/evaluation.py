@@ -13,7 +13,6 @@ writes, in `out`:
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 from typing import Sequence
@@ -174,7 +173,3 @@ def parse_classes(spec: str, dataset: str) -> list[int]:
     if bad:
         raise ValueError(f"--abnormal-class for {dataset} must be in 0..{n - 1}; got {bad}")
     return classes
-
-
-def mean_auroc(rows: list[dict]) -> float:
-    return float(np.mean([r["auroc"] for r in rows])) if rows else math.nan

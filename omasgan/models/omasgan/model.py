@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,9 +120,9 @@ _PRESETS_IMAGES = {
                   score_bank_size=10000, lr=2e-4),
 }
 _PRESETS_VECTORS = {
-    "quick": dict(hidden=128, latent_dim=8, batch_size=128, epochs=(60, 20, 20, 20), bank_size=2000, mu=0.1,
+    "quick": dict(hidden=128, latent_dim=8, batch_size=128, epochs=(60, 20, 20, 20), bank_size=2000,
                   score_bank_size=2000, lr=1e-3),
-    "paper": dict(hidden=256, latent_dim=16, batch_size=128, epochs=(200, 60, 60, 60), bank_size=20000, mu=0.1,
+    "paper": dict(hidden=256, latent_dim=16, batch_size=128, epochs=(200, 60, 60, 60), bank_size=20000,
                   score_bank_size=10000, lr=1e-3),
 }
 
@@ -143,7 +144,12 @@ class OMASGAN(Detector):
     @classmethod
     def preset_settings(cls, preset: str, input_shape) -> dict:
         table = _PRESETS_IMAGES if is_dcgan_shape(tuple(input_shape)) else _PRESETS_VECTORS
-        return dict(table[preset])
+        settings = dict(table[preset])
+        if math.prod(input_shape) <= 2:
+            # s compares latent distances (~sqrt(2 latent_dim)) with data distances; 2-D data span
+            # ~1, so mu = 1 lets s outweigh d and B scatters far from the modes.
+            settings["mu"] = 0.1
+        return settings
 
     # ------------------------------------------------------------------------------ building
     def _build(self, input_shape) -> None:
