@@ -86,7 +86,7 @@ def comparison_plot(rows: list[dict], models: Sequence[str], classes: Sequence[i
     ax.set_xlabel("left-out (anomalous) class")
     ax.set_ylabel("test AUROC")
     ax.set_ylim(0, 1)
-    ax.legend(fontsize=8, ncols=len(models), loc="lower center")
+    ax.legend(fontsize=8, ncols=len(models), loc="upper center", bbox_to_anchor=(0.5, -0.18))
     ax.set_title(title)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -45,7 +45,7 @@ class AnoGAN(ShapePresets, Detector):
     Config = AnoGANConfig
     # "quick": minutes per MNIST class on 2 CPU cores, the search included; "paper": the defaults.
     presets = {
-        "quick": dict(width=16, batch_size=64, max_train_samples=8000, epochs=2, search_steps=5,
+        "quick": dict(width=16, batch_size=64, max_train_samples=12000, epochs=3, search_steps=5,
                       search_lr=0.2, score_batch_size=1000),
         "paper": {},
     }

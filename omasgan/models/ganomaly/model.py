@@ -46,7 +46,7 @@ class GANomaly(ShapePresets, Detector):
     Config = GANomalyConfig
     # "quick": minutes per MNIST class on 2 CPU cores; "paper": the paper's settings (the defaults).
     presets = {
-        "quick": dict(width=16, batch_size=64, max_train_samples=8000, epochs=2),
+        "quick": dict(width=16, batch_size=64, max_train_samples=12000, epochs=3),
         "paper": {},
     }
     vector_presets = {
