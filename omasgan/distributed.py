@@ -206,7 +206,7 @@ def parallel(module: torch.nn.Module) -> torch.nn.Module:
 
     Parameters are broadcast from rank 0 when wrapped; gradients are averaged in backward. A
     network that is used with frozen parameters inside a step must be called under `no_sync`
-    (see `omasgan.models.omasgan.model.frozen`), so DDP does not wait for gradients it never gets.
+    (see `omasgan.engine.frozen`), so DDP does not wait for gradients it never gets.
     """
     if not is_distributed():
         return module

@@ -18,6 +18,7 @@ Without an output folder the engine trains in memory only (no files at all).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -26,7 +27,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -363,3 +364,25 @@ class Engine:
         self.log({"stage": stage.name, "epoch": epoch + 1, "steps": n_batches,
                   "seconds": round(time.perf_counter() - started, 3), **means})
         return means
+
+
+@contextlib.contextmanager
+def frozen(*modules: nn.Module) -> Iterator[None]:
+    """Inside the block the modules' parameters need no gradient (their backward is skipped), e.g.
+    a critic that only scores a generator's samples, or a generator under AnoGAN's latent search.
+
+    A DistributedDataParallel module also enters `no_sync`: its backward brings no gradients here,
+    and DDP must not wait for them.
+    """
+    params = [p for m in modules for p in m.parameters() if p.requires_grad]
+    with contextlib.ExitStack() as stack:
+        for m in modules:
+            if hasattr(m, "no_sync"):
+                stack.enter_context(m.no_sync())
+        for p in params:
+            p.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for p in params:
+                p.requires_grad_(True)

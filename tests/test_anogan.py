@@ -9,7 +9,8 @@ from baseline_checks import check_fit_score_save_load, check_resume_matches_unin
 from omasgan.models import get_model
 from omasgan.models.anogan import AnoGAN
 from omasgan.models.anogan.losses import discriminator_loss, generator_loss, search_loss
-from omasgan.models.anogan.search import frozen, latent_search
+from omasgan.engine import frozen
+from omasgan.models.anogan.search import latent_search
 
 FAST = dict(latent_dim=8, lr=1e-3, batch_size=64, progress=False, device="cpu")
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import torch
 
-from omasgan.engine import Engine, seed_everything
+from omasgan.engine import Engine, frozen, seed_everything
 from omasgan.models.anogan.networks import DCGANConfig, ShapePresets, build_dcgan, train_dcgan
-from omasgan.models.anogan.search import frozen, latent_search
+from omasgan.models.anogan.search import latent_search
 from omasgan.models.base import Detector, check_int, check_number
 
 

@@ -8,11 +8,9 @@ program instead of B Python loops.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
-from torch import nn
 
 from omasgan.models.anogan.losses import search_loss
 
@@ -57,18 +55,3 @@ def latent_search(
         x_hat = generate(z)
         scores = search_loss(x, x_hat, feat_x, features(x_hat), lam)
     return scores, z.detach()
-
-
-@contextmanager
-def frozen(*modules: nn.Module) -> Iterator[None]:
-    """Parameters stop requiring gradients inside the block: the search differentiates w.r.t. z
-    only, so no weight gradient is ever computed."""
-    params = [p for m in modules for p in m.parameters()]
-    before = [p.requires_grad for p in params]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in zip(params, before):
-            p.requires_grad_(flag)

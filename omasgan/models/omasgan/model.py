@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import torch
 
 from omasgan import distributed, divergences, plots
 from omasgan.bank import draw_bank
-from omasgan.engine import Engine, Stage, seed_everything
+from omasgan.engine import Engine, Stage, frozen, seed_everything
 from omasgan.models.base import Detector, DetectorConfig, check_int, check_number
 from omasgan.models.omasgan import losses
 from omasgan.models.omasgan.networks import build_networks, copy_into
@@ -409,25 +408,3 @@ class OMASGAN(Detector):
                 return J(points.to(self.device)).float().cpu()
 
         plots.scatter_2d(sets, path, title, contour=j_logit if contour else None, contour_label="J(x) logit")
-
-
-class frozen:
-    """Context: `module`'s parameters need no gradient inside (saves their backward).
-
-    A DistributedDataParallel module is also put in `no_sync`: its backward brings no gradients
-    here, and DDP must not wait for them.
-    """
-
-    def __init__(self, module: torch.nn.Module):
-        self.params = [p for p in module.parameters() if p.requires_grad]
-        self.no_sync = module.no_sync() if hasattr(module, "no_sync") else contextlib.nullcontext()
-
-    def __enter__(self):
-        self.no_sync.__enter__()
-        for p in self.params:
-            p.requires_grad_(False)
-
-    def __exit__(self, *exc):
-        for p in self.params:
-            p.requires_grad_(True)
-        self.no_sync.__exit__(*exc)
