@@ -1,10 +1,12 @@
-"""The `omasgan` command line: train, score, loo, demo.
+"""The `omasgan` command line: train, score, loo, compare, demo.
 
     omasgan train --dataset mnist --data-root DIR --abnormal-class 0 --preset quick --out runs/m0
     omasgan score --model-path runs/m0/model.pt --dataset mnist --data-root DIR --abnormal-class 0
     omasgan score --model-path runs/m0/model.pt --input samples.npy --out scores.npy
     omasgan loo   --dataset mnist --data-root DIR --abnormal-class all --model omasgan --preset quick --out DIR
+    omasgan compare --dataset mnist --data-root DIR --models omasgan,ganomaly,anogan,knn --abnormal-class all --out DIR
     omasgan demo  [--out demo]
+    torchrun --nproc-per-node K -m omasgan score ...   (sharded bank; see README "Scaling out")
 
 Commands live in `COMMANDS` (name -> (add_arguments, run)); other modules may register more.
 Model settings beyond the preset: `--set key=value` (repeatable), e.g. `--set lambda_d=2 --set epochs=[4,2,2,2]`.
