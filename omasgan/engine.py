@@ -151,11 +151,24 @@ def load_checked(path: str | Path, expected_format: str) -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise CheckpointError(f"{path} is not a readable omasgan file (corrupt or foreign): {err}") from None
+        reason = _load_failure_reason(err)
+        raise CheckpointError(
+            f"{path} is not a readable omasgan file (corrupt, truncated or not written by omasgan): {reason}"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != expected_format:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise CheckpointError(f"{path} is not an {expected_format} file (found format {found!r})")
     return payload
+
+
+def _load_failure_reason(err: Exception) -> str:
+    """The cause in torch.load's error, without its advice to retry with weights_only=False (which
+    would run arbitrary code from the file: this library never does)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    for i, line in enumerate(lines[:-1]):
+        if "WeightsUnpickler error" in line:
+            return f"objects outside the weights-only safe set ({lines[i + 1]})"
+    return lines[0] if lines else type(err).__name__
 
 
 def _as_float(value) -> float:
