@@ -1,20 +1,25 @@
 // Argument checks of the C++ entry points: a misuse from Python raises, it never crashes.
 #pragma once
 
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
 
 #include <cmath>
 
 namespace omasgan {
 
-// t is a contiguous CPU float32/float64 tensor with `dims` dimensions.
-inline void check_cpu_input(const at::Tensor& t, const char* name, int64_t dims) {
+// t is a contiguous float32/float64 tensor on a `device` device with `dims` dimensions.
+inline void check_input(const at::Tensor& t, const char* name, int64_t dims, c10::DeviceType device) {
   TORCH_CHECK(t.defined(), name, " is undefined");
-  TORCH_CHECK(t.device().is_cpu(), name, " must be a CPU tensor, got one on ", t.device());
+  TORCH_CHECK(t.device().type() == device, name, " must be a ", c10::DeviceTypeName(device),
+              " tensor, got one on ", t.device());
   TORCH_CHECK(t.dim() == dims, name, " must be ", dims, "-D, got shape ", t.sizes());
   TORCH_CHECK(t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble, name,
               " must be float32 or float64, got ", t.scalar_type());
   TORCH_CHECK(t.is_contiguous(), name, " must be contiguous");
+}
+
+inline void check_cpu_input(const at::Tensor& t, const char* name, int64_t dims) {
+  check_input(t, name, dims, c10::DeviceType::CPU);
 }
 
 inline void check_same_dtype(const at::Tensor& a, const char* a_name, const at::Tensor& b, const char* b_name) {

@@ -10,19 +10,14 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
-#include <cmath>
 #include <cstdint>
+
+#include "../checks.h"
 
 namespace omasgan::cuda_glue {
 
-// t is a contiguous float32/float64 CUDA tensor with `dims` dimensions.
 inline void check_input(const at::Tensor& t, const char* name, int64_t dims) {
-  TORCH_CHECK(t.defined(), name, " is undefined");
-  TORCH_CHECK(t.is_cuda(), name, " must be a CUDA tensor, got one on ", t.device());
-  TORCH_CHECK(t.dim() == dims, name, " must be ", dims, "-D, got shape ", t.sizes());
-  TORCH_CHECK(t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble, name,
-              " must be float32 or float64, got ", t.scalar_type());
-  TORCH_CHECK(t.is_contiguous(), name, " must be contiguous");
+  omasgan::check_input(t, name, dims, c10::DeviceType::CUDA);
 }
 
 // t sits on ref's device with ref's dtype.
@@ -31,16 +26,6 @@ inline void check_like(const at::Tensor& t, const char* name, const at::Tensor& 
               " and ", ref.device());
   TORCH_CHECK(t.scalar_type() == ref.scalar_type(), name, " and ", ref_name, " must share a dtype, got ",
               t.scalar_type(), " and ", ref.scalar_type());
-}
-
-inline void check_same_width(const at::Tensor& a, const char* a_name, const at::Tensor& b, const char* b_name) {
-  TORCH_CHECK(a.size(1) == b.size(1), a_name, " and ", b_name, " must have the same number of columns, got ",
-              a.size(1), " and ", b.size(1));
-}
-
-inline void check_p_q(double p, double q) {
-  TORCH_CHECK(p >= 1.0, "p must be in [1, inf], got ", p);  // also rejects NaN
-  TORCH_CHECK(q > 0.0 && std::isfinite(q), "q must be a finite number > 0, got ", q);
 }
 
 // Device scratch of `bytes` bytes on like's device, from torch's caching allocator.
