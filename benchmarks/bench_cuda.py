@@ -13,7 +13,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import ROUNDS
 from omasgan.ops import available_backends, min_distance
 
 pytestmark = pytest.mark.skipif(
@@ -23,21 +22,6 @@ pytestmark = pytest.mark.skipif(
 
 # (N, Q, D): few queries, huge bank / the issue's large case / many queries, small D
 SHAPES = [(64, 500_000, 784), (1024, 60_000, 784), (16_384, 60_000, 64)]
-
-
-@pytest.fixture
-def gpu_measure(benchmark):
-    """gpu_measure(fn): time fn() to completion on the device; returns fn's result."""
-
-    def run(fn):
-        def synced():
-            out = fn()
-            torch.cuda.synchronize()
-            return out
-
-        return benchmark.pedantic(synced, rounds=max(ROUNDS, 20), warmup_rounds=3, iterations=1)
-
-    return run
 
 
 def _inputs(n, q, d, dtype=torch.float32):

@@ -12,7 +12,6 @@ import os
 import pytest
 import torch
 
-from conftest import ROUNDS
 from omasgan import divergences
 from omasgan.ops import available_backends, dispersion, f_divergence_bound, min_distance, pairwise_distance
 
@@ -22,21 +21,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 D = 784
-
-
-@pytest.fixture
-def gpu_measure(benchmark):
-    """gpu_measure(fn): time fn() to completion on the device."""
-
-    def run(fn):
-        def synced():
-            out = fn()
-            torch.cuda.synchronize()
-            return out
-
-        return benchmark.pedantic(synced, rounds=max(ROUNDS, 20), warmup_rounds=3, iterations=1)
-
-    return run
 
 
 @pytest.fixture

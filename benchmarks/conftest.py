@@ -1,4 +1,4 @@
-"""Shared set-up of the CPU benchmarks: seeded inputs, and few rounds (the machine has 2 cores).
+"""Shared set-up of the benchmarks: seeded inputs, few CPU rounds (the machine has 2 cores), GPU timing.
 
 Run: `make bench`, or `.venv/bin/python -m pytest benchmarks -q --benchmark-only` (add `-k p2` etc.).
 $OMASGAN_BENCH_ROUNDS sets the rounds per case (default 3). Medians and ratios: RESULTS.md.
@@ -24,6 +24,21 @@ def measure(benchmark):
 
     def run(fn):
         return benchmark.pedantic(fn, rounds=ROUNDS, warmup_rounds=1, iterations=1)
+
+    return run
+
+
+@pytest.fixture
+def gpu_measure(benchmark):
+    """gpu_measure(fn): time fn() to completion on the device (synchronised), more rounds than on CPU."""
+
+    def run(fn):
+        def synced():
+            out = fn()
+            torch.cuda.synchronize()
+            return out
+
+        return benchmark.pedantic(synced, rounds=max(ROUNDS, 20), warmup_rounds=3, iterations=1)
 
     return run
 

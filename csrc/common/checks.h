@@ -37,4 +37,25 @@ inline void check_p_q(double p, double q) {
   TORCH_CHECK(q > 0.0 && std::isfinite(q), "q must be a finite number > 0, got ", q);
 }
 
+// t sits on ref's device with ref's dtype.
+inline void check_like(const at::Tensor& t, const char* name, const at::Tensor& ref, const char* ref_name) {
+  TORCH_CHECK(t.device() == ref.device(), name, " and ", ref_name, " must be on one device, got ", t.device(),
+              " and ", ref.device());
+  TORCH_CHECK(t.scalar_type() == ref.scalar_type(), name, " and ", ref_name, " must share a dtype, got ",
+              t.scalar_type(), " and ", ref.scalar_type());
+}
+
+// The arguments of the dispersion entry points, forward and backward, CPU and CUDA alike.
+inline void check_dispersion_args(const at::Tensor& z, const at::Tensor& b, double p, double q, double eps,
+                                  c10::DeviceType device) {
+  check_input(z, "z", 2, device);
+  check_input(b, "b", 2, device);
+  check_like(b, "b", z, "z");
+  TORCH_CHECK(z.size(0) == b.size(0), "z and b must have the same number of rows, got ", z.size(0), " and ",
+              b.size(0));
+  TORCH_CHECK(z.size(0) >= 2, "dispersion needs at least 2 rows, got ", z.size(0));
+  check_p_q(p, q);
+  TORCH_CHECK(eps > 0.0 && std::isfinite(eps), "eps must be a finite number > 0, got ", eps);
+}
+
 }  // namespace omasgan

@@ -20,14 +20,6 @@ inline void check_input(const at::Tensor& t, const char* name, int64_t dims) {
   omasgan::check_input(t, name, dims, c10::DeviceType::CUDA);
 }
 
-// t sits on ref's device with ref's dtype.
-inline void check_like(const at::Tensor& t, const char* name, const at::Tensor& ref, const char* ref_name) {
-  TORCH_CHECK(t.device() == ref.device(), name, " and ", ref_name, " must be on one device, got ", t.device(),
-              " and ", ref.device());
-  TORCH_CHECK(t.scalar_type() == ref.scalar_type(), name, " and ", ref_name, " must share a dtype, got ",
-              t.scalar_type(), " and ", ref.scalar_type());
-}
-
 // Device scratch of `bytes` bytes on like's device, from torch's caching allocator.
 inline at::Tensor workspace(int64_t bytes, const at::Tensor& like) {
   return at::empty({bytes}, like.options().dtype(at::kByte));

@@ -109,21 +109,10 @@ at::Tensor pair_gradient(const at::Tensor& w, const at::Tensor& x, const PairNor
   return norm.kind == lp::Kind::L2 ? grad.add_(direct) : direct;
 }
 
-void check_dispersion_args(const at::Tensor& z, const at::Tensor& b, double p, double q, double eps) {
-  check_cpu_input(z, "z", 2);
-  check_cpu_input(b, "b", 2);
-  check_same_dtype(z, "z", b, "b");
-  TORCH_CHECK(z.size(0) == b.size(0), "z and b must have the same number of rows, got ", z.size(0), " and ",
-              b.size(0));
-  TORCH_CHECK(z.size(0) >= 2, "dispersion needs at least 2 rows, got ", z.size(0));
-  check_p_q(p, q);
-  TORCH_CHECK(eps > 0.0 && std::isfinite(eps), "eps must be a finite number > 0, got ", eps);
-}
-
 }  // namespace
 
 at::Tensor dispersion_cpu(const at::Tensor& z, const at::Tensor& b, double p, double q, double eps) {
-  check_dispersion_args(z, b, p, q, eps);
+  check_dispersion_args(z, b, p, q, eps, c10::DeviceType::CPU);
   const c10::NoGradGuard no_grad;  // scratch algebra only, no graph
   const int64_t n = z.size(0);
   const lp::Norm norm(p);
@@ -135,7 +124,7 @@ at::Tensor dispersion_cpu(const at::Tensor& z, const at::Tensor& b, double p, do
 
 std::tuple<at::Tensor, at::Tensor> dispersion_backward_cpu(const at::Tensor& grad, const at::Tensor& z,
                                                            const at::Tensor& b, double p, double q, double eps) {
-  check_dispersion_args(z, b, p, q, eps);
+  check_dispersion_args(z, b, p, q, eps, c10::DeviceType::CPU);
   TORCH_CHECK(grad.numel() == 1, "grad must hold one value, got shape ", grad.sizes());
   const c10::NoGradGuard no_grad;
   const int64_t n = z.size(0);

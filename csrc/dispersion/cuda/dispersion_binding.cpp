@@ -4,25 +4,10 @@
 #include "dispersion.h"
 
 namespace omasgan {
-namespace {
-
-void check_dispersion_inputs(const at::Tensor& z, const at::Tensor& b, double p, double q, double eps) {
-  using namespace cuda_glue;
-  check_input(z, "z", 2);
-  check_input(b, "b", 2);
-  check_like(b, "b", z, "z");
-  TORCH_CHECK(z.size(0) == b.size(0), "z and b must have the same number of rows, got ", z.size(0), " and ",
-              b.size(0));
-  TORCH_CHECK(z.size(0) >= 2, "dispersion needs at least 2 rows, got ", z.size(0));
-  check_p_q(p, q);
-  TORCH_CHECK(eps > 0.0 && std::isfinite(eps), "eps must be a finite number > 0, got ", eps);
-}
-
-}  // namespace
 
 at::Tensor dispersion_cuda(const at::Tensor& z, const at::Tensor& b, double p, double q, double eps) {
   using namespace cuda_glue;
-  check_dispersion_inputs(z, b, p, q, eps);
+  check_dispersion_args(z, b, p, q, eps, c10::DeviceType::CUDA);
   const int64_t n = z.size(0);
 
   const c10::cuda::CUDAGuard guard(z.device());
@@ -39,7 +24,7 @@ at::Tensor dispersion_cuda(const at::Tensor& z, const at::Tensor& b, double p, d
 std::tuple<at::Tensor, at::Tensor> dispersion_backward_cuda(const at::Tensor& grad, const at::Tensor& z,
                                                             const at::Tensor& b, double p, double q, double eps) {
   using namespace cuda_glue;
-  check_dispersion_inputs(z, b, p, q, eps);
+  check_dispersion_args(z, b, p, q, eps, c10::DeviceType::CUDA);
   TORCH_CHECK(grad.defined() && grad.numel() == 1, "grad must hold one value, got shape ", grad.sizes());
   TORCH_CHECK(grad.device() == z.device(), "grad and z must be on one device, got ", grad.device(), " and ",
               z.device());
