@@ -52,10 +52,6 @@ class NearestNeighbour(ShapePresets, Detector):
         "quick": dict(width=16, batch_size=64, epochs=1, score_batch_size=1000),
         "paper": {},
     }
-    vector_presets = {
-        "quick": dict(latent_dim=8, batch_size=128, lr=1e-3, epochs=30),
-        "paper": dict(latent_dim=8, batch_size=128, lr=1e-3, epochs=100),
-    }
 
     def __init__(self, **config):
         super().__init__(**config)

@@ -50,8 +50,8 @@ class AnoGAN(ShapePresets, Detector):
         "paper": {},
     }
     vector_presets = {
-        "quick": dict(latent_dim=8, batch_size=128, lr=1e-3, epochs=30, search_steps=50, search_lr=0.1),
-        "paper": dict(latent_dim=8, batch_size=128, lr=1e-3, epochs=100, search_steps=200, search_lr=0.05),
+        "quick": {**ShapePresets.vector_presets["quick"], "search_steps": 50, "search_lr": 0.1},
+        "paper": {**ShapePresets.vector_presets["paper"], "search_steps": 200, "search_lr": 0.05},
     }
 
     def _build(self, input_shape: tuple[int, ...]) -> None:

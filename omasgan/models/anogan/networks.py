@@ -50,7 +50,11 @@ class ShapePresets:
     `vector_presets` those for any other sample shape (MLP nets), under the same preset names."""
 
     presets: ClassVar[dict[str, dict]] = {}
-    vector_presets: ClassVar[dict[str, dict]] = {}
+    # MLP nets on vector data (the 2-D synthetic set): small latent, larger batch and step size.
+    vector_presets: ClassVar[dict[str, dict]] = {
+        "quick": dict(latent_dim=8, batch_size=128, lr=1e-3, epochs=30),
+        "paper": dict(latent_dim=8, batch_size=128, lr=1e-3, epochs=100),
+    }
 
     @classmethod
     def preset_settings(cls, preset: str, input_shape: tuple[int, ...]) -> dict:

@@ -49,10 +49,6 @@ class GANomaly(ShapePresets, Detector):
         "quick": dict(width=16, batch_size=64, max_train_samples=12000, epochs=3),
         "paper": {},
     }
-    vector_presets = {
-        "quick": dict(latent_dim=8, batch_size=128, lr=1e-3, epochs=30),
-        "paper": dict(latent_dim=8, batch_size=128, lr=1e-3, epochs=100),
-    }
 
     def _build(self, input_shape: tuple[int, ...]) -> None:
         c = self.config
