@@ -16,7 +16,9 @@ ever chosen with test data.
 """
 from __future__ import annotations
 
+import gzip
 import math
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,7 +82,53 @@ def pad_to_32(images: torch.Tensor) -> torch.Tensor:
     return F.pad(images, (pad, pad, pad, pad), value=-1.0)
 
 
+def _read_idx_archive(path: Path) -> torch.Tensor:
+    """A gzip-compressed unsigned-byte idx file (MNIST's format) -> uint8 [n, ...].
+
+    Read in memory so that a read-only data folder holding only the official archives works:
+    torchvision itself wants to extract them next to the archives first.
+    """
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[:3] != b"\0\0\x08":
+        raise DatasetNotFoundError(f"{path} is not an unsigned-byte idx file (MNIST format)")
+    header = 4 + 4 * raw[3]
+    shape = struct.unpack(f">{raw[3]}I", raw[4:header])
+    if len(raw) != header + math.prod(shape):
+        raise DatasetNotFoundError(f"{path} is truncated: its header says {shape}")
+    return torch.frombuffer(bytearray(raw), dtype=torch.uint8, offset=header).view(shape)
+
+
+def _from_archives(cls, where: Path, train: bool):
+    """(images uint8 [N, 28, 28], labels) from the official .gz archives in `where`, or None when
+    they are not there. An archive that fails its md5 is an error, not a silent reload."""
+    from torchvision.datasets.utils import check_integrity
+
+    prefix = "train" if train else "t10k"
+    wanted = {
+        kind: (where / Path(url).name, md5)
+        for url, md5 in getattr(cls, "resources", ())
+        for kind in ("images", "labels")
+        if Path(url).name.startswith(f"{prefix}-{kind}")
+    }
+    if len(wanted) != 2 or not all(path.is_file() for path, _ in wanted.values()):
+        return None
+    for path, md5 in wanted.values():
+        if not check_integrity(str(path), md5):
+            raise DatasetNotFoundError(
+                f"{path} fails its md5 check (expected {md5}): the file is corrupt or not the official one. "
+                "Replace it with the official archive, or delete it and run online so that torchvision "
+                "downloads it again."
+            )
+    return _read_idx_archive(wanted["images"][0]), _read_idx_archive(wanted["labels"][0])
+
+
 def _torchvision(dataset: str, root: str | Path, train: bool, download: bool):
+    """(images uint8 [N, 28, 28] or [N, 32, 32, 3], labels) of a torchvision dataset.
+
+    Order: torchvision's extracted files; else the official archives read in place; else (with
+    `download`) torchvision's download.
+    """
     import torchvision.datasets as tvd
 
     cls = getattr(tvd, _TORCHVISION_CLASS[dataset])
@@ -88,11 +136,17 @@ def _torchvision(dataset: str, root: str | Path, train: bool, download: bool):
     where = root / _TORCHVISION_FOLDER[dataset]
     try:
         try:
-            return cls(root=str(root), train=train, download=False)
+            ds = cls(root=str(root), train=train, download=False)
         except RuntimeError:
+            arrays = _from_archives(cls, where, train)
+            if arrays is not None:
+                return arrays
             if not download:
                 raise
-            return cls(root=str(root), train=train, download=True)
+            ds = cls(root=str(root), train=train, download=True)
+        return ds.data, ds.targets
+    except DatasetNotFoundError:
+        raise
     except Exception as err:  # torchvision raises RuntimeError, URLError, OSError, ... by case
         raise DatasetNotFoundError(
             f"could not load {dataset} ({'train' if train else 'test'} split) from {where} (torchvision said: {err}). "
@@ -104,13 +158,13 @@ def _torchvision(dataset: str, root: str | Path, train: bool, download: bool):
 
 def load_torchvision(dataset: str, root: str | Path, train: bool, download: bool = True):
     """MNIST / Fashion-MNIST / CIFAR-10 -> (images [N, C, 32, 32] in [-1, 1], labels [N])."""
-    ds = _torchvision(dataset, root, train, download)
-    data = ds.data if isinstance(ds.data, torch.Tensor) else torch.from_numpy(ds.data)
+    data, targets = _torchvision(dataset, root, train, download)
+    data = data if isinstance(data, torch.Tensor) else torch.from_numpy(data)
     if data.dim() == 3:  # MNIST-style [N, 28, 28]
         data = data.unsqueeze(1)
     else:  # CIFAR-style [N, 32, 32, 3]
         data = data.permute(0, 3, 1, 2)
-    return pad_to_32(to_unit_range(data.contiguous())), torch.as_tensor(ds.targets, dtype=torch.long)
+    return pad_to_32(to_unit_range(data.contiguous())), torch.as_tensor(targets, dtype=torch.long)
 
 
 def load_digits(train: bool, test_fraction: float = 0.3, seed: int = 0):

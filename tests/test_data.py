@@ -1,13 +1,21 @@
 """Datasets and splits: shapes, ranges, protocols, and clear errors for missing or corrupt data."""
+import gzip
+import hashlib
+import struct
 from pathlib import Path
 
 import pytest
 import torch
+import torchvision
 
 from omasgan import data
 
 # CI lays shared/ beside the checkout
 MNIST_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
 
 
 def test_digits_loo_split_leaves_the_class_out():
@@ -60,6 +68,47 @@ def test_real_mnist_loads_offline_as_32x32_in_unit_range():
     assert x.shape == (10000, 1, 32, 32) and y.shape == (10000,)
     assert x.min() == -1 and x.max() == 1
     assert x[:, :, :2].eq(-1).all()
+
+
+def test_mnist_archives_in_a_read_only_folder_load_without_extraction(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    images = torch.randint(0, 256, (3, 28, 28), dtype=torch.uint8)
+    labels = torch.tensor([7, 0, 9], dtype=torch.uint8)
+    for name, array, magic in (("t10k-images-idx3-ubyte", images, 3), ("t10k-labels-idx1-ubyte", labels, 1)):
+        header = bytes([0, 0, 8, magic]) + struct.pack(f">{array.dim()}I", *array.shape)
+        (raw / f"{name}.gz").write_bytes(gzip.compress(header + array.numpy().tobytes()))
+    raw.chmod(0o555)
+    # Stand-in archives, so their md5s stand in for the official ones.
+    resources = [(f"http://x/{path.name}", _md5(path)) for path in raw.iterdir()]
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(torchvision.datasets.MNIST, "resources", resources)
+            x, y = data.load("mnist", tmp_path, train=False, download=False)
+    finally:
+        raw.chmod(0o755)
+    assert x.shape == (3, 1, 32, 32) and y.tolist() == [7, 0, 9]
+    assert torch.equal(x[:, :, 2:30, 2:30], data.to_unit_range(images.unsqueeze(1)))
+    assert len(list(raw.iterdir())) == 2  # nothing was extracted
+
+
+def test_corrupt_mnist_archive_is_named_with_its_md5(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (raw / name).write_bytes(gzip.compress(b"not an idx file"))
+    with pytest.raises(data.DatasetNotFoundError, match="md5"):
+        data.load("mnist", tmp_path, train=False, download=False)
+
+
+def test_idx_archive_that_is_not_unsigned_bytes_is_rejected(tmp_path):
+    path = tmp_path / "x.gz"
+    path.write_bytes(gzip.compress(b"\0\0\x0d\x01" + struct.pack(">I", 1) + b"abcd"))
+    with pytest.raises(data.DatasetNotFoundError, match="unsigned-byte"):
+        data._read_idx_archive(path)
+    path.write_bytes(gzip.compress(b"\0\0\x08\x01" + struct.pack(">I", 5) + b"abc"))
+    with pytest.raises(data.DatasetNotFoundError, match="truncated"):
+        data._read_idx_archive(path)
 
 
 def test_missing_data_folder_says_where_and_how(tmp_path):
