@@ -240,14 +240,19 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")
     from omasgan.engine import CheckpointError
 
+    completed = False
     try:
         if getattr(args, "threads", None):
             import torch
 
             torch.set_num_threads(args.threads)
-        return COMMANDS[args.command][1](args)
+        status = COMMANDS[args.command][1](args)
+        completed = True
+        return status
     except (ValueError, TypeError, FileNotFoundError, CheckpointError) as err:
         parser.exit(2, f"omasgan {args.command}: error: {err}\n")
+    finally:
+        distributed.shutdown(completed)
 
 
 if __name__ == "__main__":

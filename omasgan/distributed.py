@@ -21,7 +21,7 @@ grad (as in any collective, all ranks must make the same calls).
 Without an initialised process group (or with one rank) this is `omasgan.ops.min_distance`.
 
 The second half holds what training and scoring under torchrun need: `init_from_env` (gloo on
-CPU, NCCL on GPU, with a timeout), rank helpers, `parallel` (DistributedDataParallel),
+CPU, NCCL on GPU, with a timeout) and `shutdown`, rank helpers, `parallel` (DistributedDataParallel),
 `shard_batches` (DistributedSampler) and small reductions; all are no-ops in a single process.
 """
 from __future__ import annotations
@@ -174,6 +174,21 @@ def init_from_env(timeout_s: float = DEFAULT_TIMEOUT_S) -> bool:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     dist.init_process_group("nccl" if cuda else "gloo", timeout=datetime.timedelta(seconds=timeout_s))
     return dist.get_world_size() > 1
+
+
+def shutdown(completed: bool) -> None:
+    """Leaves the process group, if one was joined. Call once per process at the end.
+
+    Without it gloo's worker threads can still be alive at interpreter exit, and the process
+    aborts ("terminate called without an active exception"). After a successful run the ranks
+    first meet at a barrier, so no rank tears down a connection another is still using; after an
+    error they do not wait, since the other ranks may never arrive.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if completed:
+        dist.barrier()
+    dist.destroy_process_group()
 
 
 def rank() -> int:
