@@ -18,16 +18,17 @@ SIZE = 10**7
 @pytest.mark.parametrize("divergence", ["pearson", "gan", "kl"])
 @pytest.mark.parametrize("impl", ["omasgan_cpu", "omasgan_cpu_kernel", "torch_composed"])
 def test_forward_backward(measure, rng, impl, divergence):
-    """omasgan_cpu: the public op with autograd; omasgan_cpu_kernel: the one _C call that computes
-    the bound and both gradients, without the op's argument checks and gradient scaling."""
+    """omasgan_cpu: the public op with autograd; omasgan_cpu_kernel: its two _C calls (the bound,
+    then both gradients), without the op's argument checks and autograd."""
     v_p = torch.randn(SIZE, generator=rng, requires_grad=True)
     v_q = torch.randn(SIZE, generator=rng, requires_grad=True)
     if impl == "omasgan_cpu_kernel":
         require_cpu_extension()
         from omasgan import _C
 
-        code = divergences.get(divergence).code
-        measure(lambda: _C.f_divergence_bound_cpu(v_p.detach(), v_q.detach(), code, True))
+        code, one = divergences.get(divergence).code, torch.tensor(1.0)
+        a, b = v_p.detach(), v_q.detach()
+        measure(lambda: (_C.f_divergence_bound_cpu(a, b, code), _C.f_divergence_bound_backward_cpu(one, a, b, code)))
         return
     if impl == "omasgan_cpu":
         require_cpu_extension()

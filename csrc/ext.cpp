@@ -19,8 +19,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("dispersion_cpu", &omasgan::dispersion_cpu, arg("z"), arg("b"), arg("p"), arg("q"), arg("eps"));
   m.def("dispersion_backward_cpu", &omasgan::dispersion_backward_cpu, arg("grad"), arg("z"), arg("b"), arg("p"),
         arg("q"), arg("eps"));
-  m.def("f_divergence_bound_cpu", &omasgan::f_divergence_bound_cpu, arg("v_p"), arg("v_q"), arg("code"),
-        arg("need_grad"));
+  m.def("f_divergence_bound_cpu", &omasgan::f_divergence_bound_cpu, arg("v_p"), arg("v_q"), arg("code"));
+  m.def("f_divergence_bound_backward_cpu", &omasgan::f_divergence_bound_backward_cpu, arg("grad"), arg("v_p"),
+        arg("v_q"), arg("code"));
 #ifdef OMASGAN_WITH_CUDA
   register_cuda_kernels(m);
 #endif

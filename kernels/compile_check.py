@@ -63,9 +63,10 @@ def _kernels() -> list[Kernel]:
         Kernel("dispersion_forward", ds._dispersion_kernel, [{**v, **general} for v in _P_VARIANTS]),
         Kernel("dispersion_backward", ds._dispersion_backward_kernel,
                [{**v, **general, "E_SCALE_KIND": _lp.E_GENERAL.value} for v in _P_VARIANTS]),
-        Kernel("f_divergence_bound", fd._bound_kernel,
-               [{"CODE": c, "NEED_GRAD": g, "BLOCK": fd.BOUND_BLOCK} for c in range(8) for g in (True, False)],
+        Kernel("f_divergence_bound", fd._bound_kernel, [{"CODE": c, "BLOCK": fd.BOUND_BLOCK} for c in range(8)],
                options={"num_warps": fd.BOUND_WARPS}),
+        Kernel("f_divergence_bound_backward", fd._bound_backward_kernel,
+               [{"CODE": c, "BLOCK": fd.BOUND_BLOCK} for c in range(8)], options={"num_warps": fd.BOUND_WARPS}),
     ]
 
 

@@ -1,10 +1,10 @@
-"""Triton f_divergence_bound: mean g(v_p) - mean f*(g(v_q)) and both gradients in one pass.
+"""Triton f_divergence_bound: mean g(v_p) - mean f*(g(v_q)), and its backward.
 
 One launch covers both inputs: the first programs take BLOCK-sized pieces of v_p, the others of
-v_q. Each evaluates its terms and their derivatives in the stable forms of METHOD.md section 1
-(the divergence `code` is a tl.constexpr, so each program is straight-line code), stores the
-scaled gradients, and writes its block's sum (a tree reduction in registers) to a partial; torch
-adds the few partials in float64. Saturating branches (exp of a large value, softplus, tanh) are
+v_q. Each evaluates its terms in the stable forms of METHOD.md section 1 (the divergence `code` is
+a tl.constexpr, so each program is straight-line code). Forward: each program writes its block's
+sum (a tree reduction in registers) to a partial, and torch adds the few partials in float64.
+Backward: each program writes its block of both gradients, scaled by the upstream gradient. Saturating branches (exp of a large value, softplus, tanh) are
 written so that |v| up to 1e4 in float32 gives no NaN, only inf where the true value overflows.
 """
 from __future__ import annotations
@@ -105,43 +105,65 @@ def _fstar_g(v, CODE: tl.constexpr):
 
 
 @triton.jit
-def _bound_kernel(vp_ptr, vq_ptr, grad_p_ptr, grad_q_ptr, partial_ptr, NP, NQ, PROGRAMS_P,
-                  CODE: tl.constexpr, NEED_GRAD: tl.constexpr, BLOCK: tl.constexpr):
+def _bound_kernel(vp_ptr, vq_ptr, partial_ptr, NP, NQ, PROGRAMS_P, CODE: tl.constexpr, BLOCK: tl.constexpr):
     """partial[pid] = block sum of g(v_p) (first PROGRAMS_P programs) or of f*(g(v_q)) (the rest)."""
     pid = tl.program_id(0)
     if pid < PROGRAMS_P:
         offs = pid * BLOCK + tl.arange(0, BLOCK)
         ok = offs < NP
+        term, _ = _g(tl.load(vp_ptr + offs, mask=ok, other=0.0), CODE)
+    else:
+        offs = (pid - PROGRAMS_P) * BLOCK + tl.arange(0, BLOCK)
+        ok = offs < NQ
+        term, _ = _fstar_g(tl.load(vq_ptr + offs, mask=ok, other=0.0), CODE)
+    tl.store(partial_ptr + pid, tl.sum(tl.where(ok, term, 0.0), axis=0))
+
+
+@triton.jit
+def _bound_backward_kernel(grad_ptr, vp_ptr, vq_ptr, grad_p_ptr, grad_q_ptr, NP, NQ, PROGRAMS_P,
+                           CODE: tl.constexpr, BLOCK: tl.constexpr):
+    """grad_p = grad g'(v_p) / NP (first PROGRAMS_P programs), grad_q = -grad (f* o g)'(v_q) / NQ."""
+    pid = tl.program_id(0)
+    grad = tl.load(grad_ptr)
+    if pid < PROGRAMS_P:
+        offs = pid * BLOCK + tl.arange(0, BLOCK)
+        ok = offs < NP
         v = tl.load(vp_ptr + offs, mask=ok, other=0.0)
-        term, d_term = _g(v, CODE)
-        if NEED_GRAD:
-            tl.store(grad_p_ptr + offs, d_term / tl.full([], NP, v.dtype), mask=ok)
+        _, slope = _g(v, CODE)
+        tl.store(grad_p_ptr + offs, slope * (grad / NP), mask=ok)
     else:
         offs = (pid - PROGRAMS_P) * BLOCK + tl.arange(0, BLOCK)
         ok = offs < NQ
         v = tl.load(vq_ptr + offs, mask=ok, other=0.0)
-        term, d_term = _fstar_g(v, CODE)
-        if NEED_GRAD:
-            tl.store(grad_q_ptr + offs, -d_term / tl.full([], NQ, v.dtype), mask=ok)
-    tl.store(partial_ptr + pid, tl.sum(tl.where(ok, term, 0.0), axis=0))
+        _, slope = _fstar_g(v, CODE)
+        tl.store(grad_q_ptr + offs, slope * (-grad / NQ), mask=ok)
+
+
+def _programs(n_p: int, n_q: int) -> tuple[int, int]:
+    return triton.cdiv(n_p, BOUND_BLOCK), triton.cdiv(n_q, BOUND_BLOCK)
 
 
 @_lp.on_input_device
-def f_divergence_bound(v_p: torch.Tensor, v_q: torch.Tensor, code: int, need_grad: bool):
-    """v_p: [Np], v_q: [Nq] (same float dtype, non-empty) -> (value 0-d, grad_p [Np], grad_q [Nq]).
-
-    grad_p = g'(v_p) / Np and grad_q = -(f* o g)'(v_q) / Nq; both empty when need_grad is False.
-    """
+def f_divergence_bound(v_p: torch.Tensor, v_q: torch.Tensor, code: int) -> torch.Tensor:
+    """v_p: [Np], v_q: [Nq] (same float dtype, non-empty) -> 0-d mean g(v_p) - mean f*(g(v_q))."""
     n_p, n_q = v_p.shape[0], v_q.shape[0]
-    grad_p = v_p.new_empty(n_p if need_grad else 0)
-    grad_q = v_q.new_empty(n_q if need_grad else 0)
-    programs_p, programs_q = triton.cdiv(n_p, BOUND_BLOCK), triton.cdiv(n_q, BOUND_BLOCK)
+    programs_p, programs_q = _programs(n_p, n_q)
     partial = v_p.new_empty(programs_p + programs_q)
-    # An empty gradient has no storage: hand the kernel a valid pointer it will never write through.
     _bound_kernel[(programs_p + programs_q,)](
-        v_p, v_q, grad_p if need_grad else v_p, grad_q if need_grad else v_q, partial, n_p, n_q, programs_p,
-        CODE=code, NEED_GRAD=need_grad, BLOCK=BOUND_BLOCK, num_warps=BOUND_WARPS,
+        v_p, v_q, partial, n_p, n_q, programs_p, CODE=code, BLOCK=BOUND_BLOCK, num_warps=BOUND_WARPS
     )
     sums = partial.double()
-    value = sums[:programs_p].sum() / n_p - sums[programs_p:].sum() / n_q
-    return value.to(v_p.dtype), grad_p, grad_q
+    return (sums[:programs_p].sum() / n_p - sums[programs_p:].sum() / n_q).to(v_p.dtype)
+
+
+@_lp.on_input_device
+def f_divergence_bound_backward(grad: torch.Tensor, v_p: torch.Tensor, v_q: torch.Tensor, code: int):
+    """grad: 0-d -> (grad_p [Np] = grad g'(v_p) / Np, grad_q [Nq] = -grad (f* o g)'(v_q) / Nq)."""
+    n_p, n_q = v_p.shape[0], v_q.shape[0]
+    programs_p, programs_q = _programs(n_p, n_q)
+    grad_p, grad_q = torch.empty_like(v_p), torch.empty_like(v_q)
+    _bound_backward_kernel[(programs_p + programs_q,)](
+        grad.to(v_p.dtype).reshape(1), v_p, v_q, grad_p, grad_q, n_p, n_q, programs_p,
+        CODE=code, BLOCK=BOUND_BLOCK, num_warps=BOUND_WARPS,
+    )
+    return grad_p, grad_q

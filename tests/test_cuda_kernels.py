@@ -151,14 +151,13 @@ def test_dispersion_forward_and_backward(dtype, p, q, n, dz, db):
 def test_f_divergence_bound_matches_reference(dtype, name, n_p, n_q):
     code = divergences.get(name).code
     v_p, v_q = randn(n_p, dtype=dtype) * 3, randn(n_q, dtype=dtype) * 3
-    value, grad_p, grad_q = kernel("f_divergence_bound")(v_p, v_q, code, True)
-    expect, expect_p, expect_q = f_divergence_module.reference(v_p.double(), v_q.double(), code, True)
-    assert_close(value, expect, dtype)
+    grad = torch.tensor(-2.5, dtype=dtype, device="cuda")
+    value = kernel("f_divergence_bound")(v_p, v_q, code)
+    grad_p, grad_q = kernel("f_divergence_bound_backward")(grad, v_p, v_q, code)
+    assert_close(value, f_divergence_module.reference(v_p.double(), v_q.double(), code), dtype)
+    expect_p, expect_q = f_divergence_module.reference_backward(grad.double(), v_p.double(), v_q.double(), code)
     assert_close(grad_p, expect_p, dtype)
     assert_close(grad_q, expect_q, dtype)
-    value, grad_p, grad_q = kernel("f_divergence_bound")(v_p, v_q, code, False)
-    assert grad_p.numel() == 0 and grad_q.numel() == 0
-    assert_close(value, expect, dtype)
 
 
 @needs_gpu
@@ -166,9 +165,12 @@ def test_f_divergence_bound_matches_reference(dtype, name, n_p, n_q):
 def test_f_divergence_bound_stable_in_float32(name):
     code = divergences.get(name).code
     big = torch.tensor([-1e4, -80.0, 0.0, 80.0, 1e4], device="cuda")
+    one = torch.tensor(1.0, device="cuda")
     for v_p, v_q in ((big, torch.zeros(3, device="cuda")), (torch.zeros(3, device="cuda"), big)):
-        value, grad_p, grad_q = kernel("f_divergence_bound")(v_p, v_q, code, True)
-        expect, expect_p, expect_q = f_divergence_module.reference(v_p.double(), v_q.double(), code, True)
+        value = kernel("f_divergence_bound")(v_p, v_q, code)
+        grad_p, grad_q = kernel("f_divergence_bound_backward")(one, v_p, v_q, code)
+        expect = f_divergence_module.reference(v_p.double(), v_q.double(), code)
+        expect_p, expect_q = f_divergence_module.reference_backward(one.double(), v_p.double(), v_q.double(), code)
         assert not grad_p.isnan().any() and not grad_q.isnan().any()
         assert value.isnan() == expect.isnan() and value.isinf() == expect.isinf()
         torch.testing.assert_close(grad_p.double(), expect_p, rtol=1e-4, atol=1e-4)
@@ -202,7 +204,8 @@ def test_ops_pick_cuda_and_gradcheck(p):
         ("min_distance", (torch.zeros(2, 3), torch.zeros(4, 3), 2.0, 1.0), "x must be a CUDA tensor"),
         ("pairwise_distance", (torch.zeros(2, 3), torch.zeros(4, 3), 2.0, 1.0), "x must be a CUDA tensor"),
         ("dispersion", (torch.zeros(2, 3), torch.zeros(2, 3), 2.0, 1.0, 1e-8), "z must be a CUDA tensor"),
-        ("f_divergence_bound", (torch.zeros(2), torch.zeros(3), 2, True), "v_p must be a CUDA tensor"),
+        ("f_divergence_bound", (torch.zeros(2), torch.zeros(3), 2), "v_p must be a CUDA tensor"),
+        ("f_divergence_bound_backward", (torch.zeros(()), torch.zeros(2), torch.zeros(3), 2), "v_p must be a CUDA tensor"),
     ],
 )
 def test_cpu_tensors_are_refused_by_name(name, args, match):

@@ -15,19 +15,29 @@ def composed(v_p, v_q, name):
 @settings(max_examples=10)
 @given(
     n_p=st.integers(1, 300), n_q=st.integers(1, 300), name=st.sampled_from(NAMES),
-    scale=st.sampled_from([0.1, 1.0, 5.0]), seed=st.integers(0, 2**16),
+    scale=st.sampled_from([0.1, 1.0, 5.0]), upstream=st.sampled_from([1.0, -2.5, 0.0]), seed=st.integers(0, 2**16),
 )
-def test_value_and_gradients_match_composed_float64(backend, n_p, n_q, name, scale, seed):
+def test_value_and_gradients_match_composed_float64(backend, n_p, n_q, name, scale, upstream, seed):
     g = torch.Generator().manual_seed(seed)
     v_p = (torch.randn(n_p, generator=g, dtype=torch.float64) * scale).requires_grad_()
     v_q = (torch.randn(n_q, generator=g, dtype=torch.float64) * scale).requires_grad_()
+    upstream = torch.tensor(upstream, dtype=torch.float64)
     got = ops.f_divergence_bound(v_p, v_q, name, backend=backend)
-    got_grads = torch.autograd.grad(got, (v_p, v_q))
+    got_grads = torch.autograd.grad(got, (v_p, v_q), upstream)
     expect = composed(v_p, v_q, name)
-    expect_grads = torch.autograd.grad(expect, (v_p, v_q))
+    expect_grads = torch.autograd.grad(expect, (v_p, v_q), upstream)
     torch.testing.assert_close(got, expect)
     for a, b in zip(got_grads, expect_grads):
         torch.testing.assert_close(a, b)
+
+
+def test_gradient_reaches_the_side_that_needs_it(backend):
+    """The generator's loss detaches the real critic values: only v_q gets a gradient."""
+    v_p, v_q = torch.randn(6), torch.randn(4, requires_grad=True)
+    (-3.0 * ops.f_divergence_bound(v_p, v_q, "gan", backend=backend)).backward()
+    expect_q = torch.autograd.grad(-3.0 * composed(v_p, v_q, "gan"), v_q)[0]
+    assert v_p.grad is None
+    torch.testing.assert_close(v_q.grad, expect_q)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -58,4 +58,26 @@ inline void check_dispersion_args(const at::Tensor& z, const at::Tensor& b, doub
   TORCH_CHECK(eps > 0.0 && std::isfinite(eps), "eps must be a finite number > 0, got ", eps);
 }
 
+// The 0-d upstream gradient of a backward entry point: one value on ref's device.
+inline void check_upstream_grad(const at::Tensor& grad, const at::Tensor& ref, const char* ref_name) {
+  TORCH_CHECK(grad.defined() && grad.numel() == 1, "grad must hold one value, got shape ", grad.sizes());
+  TORCH_CHECK(grad.device() == ref.device(), "grad and ", ref_name, " must be on one device, got ", grad.device(),
+              " and ", ref.device());
+}
+
+// Number of divergences in omasgan.divergences._TABLE; a divergence `code` indexes it.
+constexpr int64_t kDivergenceCount = 8;
+
+// The arguments of the f_divergence_bound entry points, forward and backward, CPU and CUDA alike.
+inline void check_f_divergence_args(const at::Tensor& v_p, const at::Tensor& v_q, int64_t code,
+                                    c10::DeviceType device) {
+  check_input(v_p, "v_p", 1, device);
+  check_input(v_q, "v_q", 1, device);
+  check_like(v_q, "v_q", v_p, "v_p");
+  TORCH_CHECK(v_p.numel() > 0 && v_q.numel() > 0, "v_p and v_q must hold at least one value each, got ",
+              v_p.numel(), " and ", v_q.numel());
+  TORCH_CHECK(code >= 0 && code < kDivergenceCount, "code must index omasgan.divergences._TABLE (0..",
+              kDivergenceCount - 1, "), got ", code);
+}
+
 }  // namespace omasgan

@@ -24,8 +24,10 @@ at::Tensor dispersion_cpu(const at::Tensor& z, const at::Tensor& b, double p, do
 std::tuple<at::Tensor, at::Tensor> dispersion_backward_cpu(const at::Tensor& grad, const at::Tensor& z,
                                                            const at::Tensor& b, double p, double q, double eps);
 
-// v_p: [Np], v_q: [Nq] -> (bound 0-d, grad_p [Np], grad_q [Nq]); grads are empty unless need_grad.
-std::tuple<at::Tensor, at::Tensor, at::Tensor> f_divergence_bound_cpu(const at::Tensor& v_p, const at::Tensor& v_q,
-                                                                      int64_t code, bool need_grad);
+// v_p: [Np], v_q: [Nq] -> 0-d: mean g(v_p) - mean f*(g(v_q)) for the divergence `code`.
+at::Tensor f_divergence_bound_cpu(const at::Tensor& v_p, const at::Tensor& v_q, int64_t code);
+// grad: 0-d -> (grad_p [Np] = grad g'(v_p) / Np, grad_q [Nq] = -grad (f* o g)'(v_q) / Nq).
+std::tuple<at::Tensor, at::Tensor> f_divergence_bound_backward_cpu(const at::Tensor& grad, const at::Tensor& v_p,
+                                                                   const at::Tensor& v_q, int64_t code);
 
 }  // namespace omasgan

@@ -1,8 +1,9 @@
 """f-divergence bound and score (METHOD.md sections 1 and 2).
 
-f_divergence_bound fuses the two means and their gradients into one pass over the values: the
-forward kernel returns (bound, d bound / d v_p, d bound / d v_q), and the backward only scales
-the saved gradients.
+f_divergence_bound reads each input once in the forward (the bound only) and once in the backward,
+which writes both gradients, already scaled by the upstream gradient, in that same pass. Computing
+the gradients in the forward instead would hold 2 x N values between the passes and cost a second
+pass to scale them (benchmarks/RESULTS.md has the measurement).
 """
 from __future__ import annotations
 
@@ -12,47 +13,59 @@ from omasgan import _ext, divergences
 from omasgan.ops import _common as C
 
 
-def reference(v_p: torch.Tensor, v_q: torch.Tensor, code: int, need_grad: bool):
-    """v_p: [Np], v_q: [Nq] -> (bound 0-d, grad_p [Np], grad_q [Nq]); grads empty if not need_grad."""
+def reference(v_p: torch.Tensor, v_q: torch.Tensor, code: int) -> torch.Tensor:
+    """v_p: [Np], v_q: [Nq] -> 0-d bound mean g(v_p) - mean f*(g(v_q))."""
     div = divergences._TABLE[code]
-    value = div.g(v_p).mean() - div.fstar_g(v_q).mean()
-    if not need_grad:
-        return value, v_p.new_empty(0), v_q.new_empty(0)
-    return value, div.dg(v_p) / v_p.numel(), -div.dfstar_g(v_q) / v_q.numel()
+    return div.g(v_p).mean() - div.fstar_g(v_q).mean()
 
 
-def _kernel(backend: str):
+def reference_backward(grad: torch.Tensor, v_p: torch.Tensor, v_q: torch.Tensor, code: int):
+    """grad: 0-d -> (grad_p [Np], grad_q [Nq]) of the bound."""
+    div = divergences._TABLE[code]
+    return grad * div.dg(v_p) / v_p.numel(), -grad * div.dfstar_g(v_q) / v_q.numel()
+
+
+def _kernels(backend: str):
     if backend == "torch":
-        return reference
+        return reference, reference_backward
     if backend in ("cpu", "cuda"):
-        return _ext.kernel(f"f_divergence_bound_{backend}")
+        return _ext.kernel(f"f_divergence_bound_{backend}"), _ext.kernel(f"f_divergence_bound_backward_{backend}")
     from omasgan.kernels import f_divergence as tk
 
-    return tk.f_divergence_bound
+    return tk.f_divergence_bound, tk.f_divergence_bound_backward
 
 
 @torch.library.custom_op("omasgan::f_divergence_bound", mutates_args=())
-def _bound_op(
-    v_p: torch.Tensor, v_q: torch.Tensor, code: int, need_grad: bool, backend: str
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    return _kernel(backend)(v_p, v_q, code, need_grad)
+def _bound_op(v_p: torch.Tensor, v_q: torch.Tensor, code: int, backend: str) -> torch.Tensor:
+    return _kernels(backend)[0](v_p, v_q, code)
 
 
 @_bound_op.register_fake
-def _(v_p, v_q, code, need_grad, backend):
-    n_p, n_q = (v_p.shape[0], v_q.shape[0]) if need_grad else (0, 0)
-    return v_p.new_empty(()), v_p.new_empty(n_p), v_q.new_empty(n_q)
+def _(v_p, v_q, code, backend):
+    return v_p.new_empty(())
+
+
+@torch.library.custom_op("omasgan::f_divergence_bound_backward", mutates_args=())
+def _bound_backward_op(
+    grad: torch.Tensor, v_p: torch.Tensor, v_q: torch.Tensor, code: int, backend: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    return _kernels(backend)[1](grad, v_p, v_q, code)
+
+
+@_bound_backward_op.register_fake
+def _(grad, v_p, v_q, code, backend):
+    return torch.empty_like(v_p), torch.empty_like(v_q)
 
 
 def _setup(ctx, inputs, output):
-    ctx.save_for_backward(output[1], output[2])
+    v_p, v_q, ctx.code, ctx.backend = inputs
+    ctx.save_for_backward(v_p, v_q)
 
 
-def _backward(ctx, grad, _g1, _g2):
-    grad_p, grad_q = ctx.saved_tensors
-    if grad_p.numel() == 0 and grad_q.numel() == 0:
-        raise RuntimeError("f_divergence_bound was called without gradients; this should not happen")
-    return grad * grad_p, grad * grad_q, None, None, None
+def _backward(ctx, grad):
+    v_p, v_q = ctx.saved_tensors
+    grad_p, grad_q = _bound_backward_op(grad, v_p, v_q, ctx.code, ctx.backend)
+    return grad_p, grad_q, None, None
 
 
 _bound_op.register_autograd(_backward, setup_context=_setup)
@@ -82,9 +95,7 @@ def f_divergence_bound(v_p: torch.Tensor, v_q: torch.Tensor, divergence: str = "
     C.check_same_device(v_p=v_p, v_q=v_q)
     backend = C.resolve_backend(backend, v_p.device)
     dtype = C.compute_dtype(v_p, v_q)
-    need_grad = torch.is_grad_enabled() and (v_p.requires_grad or v_q.requires_grad)
-    value, _, _ = _bound_op(C.prepare(v_p, dtype), C.prepare(v_q, dtype), div.code, need_grad, backend)
-    return value.to(v_p.dtype)
+    return _bound_op(C.prepare(v_p, dtype), C.prepare(v_q, dtype), div.code, backend).to(v_p.dtype)
 
 
 def f_divergence_score(v_query: torch.Tensor, v_bank: torch.Tensor, divergence: str = "pearson"):

@@ -20,7 +20,8 @@ at::Tensor dispersion_cuda(const at::Tensor& z, const at::Tensor& b, double p, d
 std::tuple<at::Tensor, at::Tensor> dispersion_backward_cuda(const at::Tensor& grad, const at::Tensor& z,
                                                             const at::Tensor& b, double p, double q, double eps);
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> f_divergence_bound_cuda(const at::Tensor& v_p, const at::Tensor& v_q,
-                                                                       int64_t code, bool need_grad);
+at::Tensor f_divergence_bound_cuda(const at::Tensor& v_p, const at::Tensor& v_q, int64_t code);
+std::tuple<at::Tensor, at::Tensor> f_divergence_bound_backward_cuda(const at::Tensor& grad, const at::Tensor& v_p,
+                                                                    const at::Tensor& v_q, int64_t code);
 
 }  // namespace omasgan

@@ -16,7 +16,8 @@ void register_cuda_kernels(pybind11::module_& m) {
         arg("q"), arg("eps"));
   m.def("dispersion_backward_cuda", &omasgan::dispersion_backward_cuda, "(grad_z, grad_b) of dispersion",
         arg("grad"), arg("z"), arg("b"), arg("p"), arg("q"), arg("eps"));
-  m.def("f_divergence_bound_cuda", &omasgan::f_divergence_bound_cuda,
-        "(bound 0-d, grad_p, grad_q) of mean g(v_p) - mean f*(g(v_q))", arg("v_p"), arg("v_q"), arg("code"),
-        arg("need_grad"));
+  m.def("f_divergence_bound_cuda", &omasgan::f_divergence_bound_cuda, "0-d mean g(v_p) - mean f*(g(v_q))", arg("v_p"),
+        arg("v_q"), arg("code"));
+  m.def("f_divergence_bound_backward_cuda", &omasgan::f_divergence_bound_backward_cuda,
+        "(grad_p, grad_q) of f_divergence_bound", arg("grad"), arg("v_p"), arg("v_q"), arg("code"));
 }

@@ -125,7 +125,7 @@ at::Tensor dispersion_cpu(const at::Tensor& z, const at::Tensor& b, double p, do
 std::tuple<at::Tensor, at::Tensor> dispersion_backward_cpu(const at::Tensor& grad, const at::Tensor& z,
                                                            const at::Tensor& b, double p, double q, double eps) {
   check_dispersion_args(z, b, p, q, eps, c10::DeviceType::CPU);
-  TORCH_CHECK(grad.numel() == 1, "grad must hold one value, got shape ", grad.sizes());
+  check_upstream_grad(grad, z, "z");
   const c10::NoGradGuard no_grad;
   const int64_t n = z.size(0);
   const lp::Norm norm(p);

@@ -25,9 +25,7 @@ std::tuple<at::Tensor, at::Tensor> dispersion_backward_cuda(const at::Tensor& gr
                                                             const at::Tensor& b, double p, double q, double eps) {
   using namespace cuda_glue;
   check_dispersion_args(z, b, p, q, eps, c10::DeviceType::CUDA);
-  TORCH_CHECK(grad.defined() && grad.numel() == 1, "grad must hold one value, got shape ", grad.sizes());
-  TORCH_CHECK(grad.device() == z.device(), "grad and z must be on one device, got ", grad.device(), " and ",
-              z.device());
+  check_upstream_grad(grad, z, "z");
   const int64_t n = z.size(0);
 
   const c10::cuda::CUDAGuard guard(z.device());

@@ -1,12 +1,13 @@
-// f_divergence_bound on the CPU: bound = mean g(v_p) - mean f*(g(v_q)) and both gradients, in one
-// vectorised pass over each input. The divergence is a template parameter, so the switch on its
-// code runs once per call, not per element. Means accumulate in float64: each fixed block of
-// values is summed in vector lanes, then added to a double; blocks are summed in order, so the
-// result does not depend on the thread count.
+// f_divergence_bound on the CPU. Forward: bound = mean g(v_p) - mean f*(g(v_q)), one vectorised pass
+// over each input. Backward: both gradients, already multiplied by the incoming gradient, in one
+// pass that writes each output once. Means accumulate in float64: each fixed block of values is
+// summed in vector lanes, then added to a double; blocks are summed in order, so the result does
+// not depend on the thread count.
 #include <ATen/Parallel.h>
 #include <ATen/cpu/vec/vec.h>
 
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "../../common/checks.h"
@@ -18,7 +19,8 @@ namespace {
 constexpr int64_t kBlock = 4096;  // values per float64 partial sum
 constexpr double kLog2 = 0.693147180559945309417232121458176568;
 
-enum Code { KL, REVERSE_KL, PEARSON, NEYMAN, SQUARED_HELLINGER, JENSEN_SHANNON, GAN, TOTAL_VARIATION, N_CODES };
+enum Code { KL, REVERSE_KL, PEARSON, NEYMAN, SQUARED_HELLINGER, JENSEN_SHANNON, GAN, TOTAL_VARIATION };
+static_assert(TOTAL_VARIATION + 1 == kDivergenceCount);
 
 template <typename Vec>
 Vec softplus(const Vec& v) {  // max(v, 0) + log1p(exp(-|v|)): no overflow for any v
@@ -30,74 +32,89 @@ Vec sigmoid(const Vec& v) {  // exp(-v) = inf gives 0, the right limit
   return Vec(1) / (Vec(1) + v.neg().exp());
 }
 
-// g(v) and g'(v), the P side of the bound (METHOD.md section 1, omasgan/divergences.py).
+// The P side of the bound, g(v), and its derivative (METHOD.md section 1, omasgan/divergences.py).
 template <int C, typename Vec>
-void p_side(const Vec& v, Vec& value, Vec& grad) {
+Vec p_value(const Vec& v) {
   if constexpr (C == KL || C == PEARSON) {
-    value = v;
-    grad = Vec(1);
+    return v;
   } else if constexpr (C == REVERSE_KL) {
-    grad = v.neg().exp();
-    value = grad.neg();
+    return v.neg().exp().neg();
   } else if constexpr (C == NEYMAN || C == SQUARED_HELLINGER) {
-    value = v.neg().expm1().neg();
-    grad = v.neg().exp();
+    return v.neg().expm1().neg();
   } else if constexpr (C == JENSEN_SHANNON || C == GAN) {
-    value = softplus(v.neg()).neg() + Vec(C == JENSEN_SHANNON ? kLog2 : 0.0);
-    grad = sigmoid(v.neg());
+    return softplus(v.neg()).neg() + Vec(C == JENSEN_SHANNON ? kLog2 : 0.0);
   } else {  // TOTAL_VARIATION
-    const Vec t = v.tanh();
-    value = t * Vec(0.5);
-    grad = (Vec(1) - t * t) * Vec(0.5);
+    return v.tanh() * Vec(0.5);
   }
 }
 
-// f*(g(v)) and its derivative in v, the Q side, in the stable closed forms.
 template <int C, typename Vec>
-void q_side(const Vec& v, Vec& value, Vec& grad) {
-  if constexpr (C == KL) {
-    value = (v - Vec(1)).exp();
-    grad = value;
-  } else if constexpr (C == REVERSE_KL) {
-    value = v - Vec(1);
-    grad = Vec(1);
-  } else if constexpr (C == PEARSON) {
-    value = v * v * Vec(0.25) + v;
-    grad = v * Vec(0.5) + Vec(1);
-  } else if constexpr (C == NEYMAN) {
-    const Vec half = v * Vec(-0.5);
-    value = half.expm1() * Vec(-2);
-    grad = half.exp();
-  } else if constexpr (C == SQUARED_HELLINGER) {
-    value = v.expm1();
-    grad = v.exp();
+Vec p_slope(const Vec& v) {
+  if constexpr (C == KL || C == PEARSON) {
+    return Vec(1);
+  } else if constexpr (C == REVERSE_KL || C == NEYMAN || C == SQUARED_HELLINGER) {
+    return v.neg().exp();
   } else if constexpr (C == JENSEN_SHANNON || C == GAN) {
-    value = softplus(v) - Vec(C == JENSEN_SHANNON ? kLog2 : 0.0);
-    grad = sigmoid(v);
+    return sigmoid(v.neg());
   } else {  // TOTAL_VARIATION
     const Vec t = v.tanh();
-    value = t * Vec(0.5);
-    grad = (Vec(1) - t * t) * Vec(0.5);
+    return (Vec(1) - t * t) * Vec(0.5);
   }
 }
 
-// Sum of side(v) over v[0, n); grad[k] = scale * side'(v[k]) when grad is not null.
-template <typename T, typename Side>
-double sum_and_grad(const T* v, int64_t n, T* grad, T scale, const Side& side) {
+// The Q side, f*(g(v)) in the stable closed forms, and its derivative in v.
+template <int C, typename Vec>
+Vec q_value(const Vec& v) {
+  if constexpr (C == KL) {
+    return (v - Vec(1)).exp();
+  } else if constexpr (C == REVERSE_KL) {
+    return v - Vec(1);
+  } else if constexpr (C == PEARSON) {
+    return v * v * Vec(0.25) + v;
+  } else if constexpr (C == NEYMAN) {
+    return (v * Vec(-0.5)).expm1() * Vec(-2);
+  } else if constexpr (C == SQUARED_HELLINGER) {
+    return v.expm1();
+  } else if constexpr (C == JENSEN_SHANNON || C == GAN) {
+    return softplus(v) - Vec(C == JENSEN_SHANNON ? kLog2 : 0.0);
+  } else {  // TOTAL_VARIATION
+    return v.tanh() * Vec(0.5);
+  }
+}
+
+template <int C, typename Vec>
+Vec q_slope(const Vec& v) {
+  if constexpr (C == KL) {
+    return (v - Vec(1)).exp();
+  } else if constexpr (C == REVERSE_KL) {
+    return Vec(1);
+  } else if constexpr (C == PEARSON) {
+    return v * Vec(0.5) + Vec(1);
+  } else if constexpr (C == NEYMAN) {
+    return (v * Vec(-0.5)).exp();
+  } else if constexpr (C == SQUARED_HELLINGER) {
+    return v.exp();
+  } else if constexpr (C == JENSEN_SHANNON || C == GAN) {
+    return sigmoid(v);
+  } else {  // TOTAL_VARIATION
+    const Vec t = v.tanh();
+    return (Vec(1) - t * t) * Vec(0.5);
+  }
+}
+
+// Sum of term(v[k]) over k < n.
+template <typename T, typename Term>
+double sum_of(const T* v, int64_t n, const Term& term) {
   using Vec = at::vec::Vectorized<T>;
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   std::vector<double> partial(blocks);
   at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
-    const Vec scale_v(scale);
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t end = std::min(n, (b + 1) * kBlock);
       Vec acc(T(0));
       for (int64_t k = b * kBlock; k < end; k += Vec::size()) {
         const int64_t count = std::min<int64_t>(Vec::size(), end - k);
-        Vec value, slope;
-        side(Vec::loadu(v + k, count), value, slope);
-        acc = acc + Vec::set(Vec(T(0)), value, count);  // padding lanes contribute nothing
-        if (grad != nullptr) (slope * scale_v).store(grad + k, count);
+        acc = acc + Vec::set(Vec(T(0)), term(Vec::loadu(v + k, count)), count);  // padding lanes add nothing
       }
       T lanes[Vec::size()];
       acc.store(lanes);
@@ -111,45 +128,68 @@ double sum_and_grad(const T* v, int64_t n, T* grad, T scale, const Side& side) {
   return total;
 }
 
-template <int C, typename T>
-double bound(const T* v_p, int64_t n_p, const T* v_q, int64_t n_q, T* grad_p, T* grad_q) {
+// out[k] = scale * slope(v[k]) for k < n.
+template <typename T, typename Slope>
+void scaled_slope(const T* v, int64_t n, T scale, T* out, const Slope& slope) {
   using Vec = at::vec::Vectorized<T>;
-  const auto p = [](const Vec& v, Vec& value, Vec& grad) { p_side<C>(v, value, grad); };
-  const auto q = [](const Vec& v, Vec& value, Vec& grad) { q_side<C>(v, value, grad); };
-  const double mean_p = sum_and_grad(v_p, n_p, grad_p, T(1.0 / n_p), p) / n_p;
-  const double mean_q = sum_and_grad(v_q, n_q, grad_q, T(-1.0 / n_q), q) / n_q;
-  return mean_p - mean_q;
+  at::parallel_for(0, n, kBlock, [&](int64_t k0, int64_t k1) {
+    const Vec scale_v(scale);
+    for (int64_t k = k0; k < k1; k += Vec::size()) {
+      const int64_t count = std::min<int64_t>(Vec::size(), k1 - k);
+      (slope(Vec::loadu(v + k, count)) * scale_v).store(out + k, count);
+    }
+  });
 }
 
-template <typename T, int C = 0>
-double bound_for_code(int64_t code, const T* v_p, int64_t n_p, const T* v_q, int64_t n_q, T* grad_p, T* grad_q) {
-  if constexpr (C < N_CODES) {
-    if (code == C) return bound<C, T>(v_p, n_p, v_q, n_q, grad_p, grad_q);
-    return bound_for_code<T, C + 1>(code, v_p, n_p, v_q, n_q, grad_p, grad_q);
+// Calls f(std::integral_constant<int, code>{}): the divergence becomes a compile-time constant, so
+// the switch on it runs once per call, not per element.
+template <int C = 0, typename F>
+void with_code(int64_t code, const F& f) {
+  if constexpr (C < kDivergenceCount) {
+    if (code == C) return f(std::integral_constant<int, C>{});
+    return with_code<C + 1>(code, f);
   }
   TORCH_CHECK(false, "unknown divergence code ", code);
 }
 
 }  // namespace
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> f_divergence_bound_cpu(const at::Tensor& v_p, const at::Tensor& v_q,
-                                                                      int64_t code, bool need_grad) {
-  check_cpu_input(v_p, "v_p", 1);
-  check_cpu_input(v_q, "v_q", 1);
-  check_same_dtype(v_p, "v_p", v_q, "v_q");
-  TORCH_CHECK(v_p.numel() > 0 && v_q.numel() > 0, "v_p and v_q must hold at least one value each");
-  TORCH_CHECK(code >= 0 && code < N_CODES, "code must index omasgan.divergences._TABLE (0..", N_CODES - 1,
-              "), got ", code);
-  at::Tensor grad_p = at::empty({need_grad ? v_p.numel() : 0}, v_p.options());
-  at::Tensor grad_q = at::empty({need_grad ? v_q.numel() : 0}, v_q.options());
+at::Tensor f_divergence_bound_cpu(const at::Tensor& v_p, const at::Tensor& v_q, int64_t code) {
+  check_f_divergence_args(v_p, v_q, code, c10::DeviceType::CPU);
   at::Tensor value = at::empty({}, v_p.options());
   AT_DISPATCH_FLOATING_TYPES(v_p.scalar_type(), "f_divergence_bound_cpu", [&] {
-    const double b = bound_for_code<scalar_t>(code, v_p.data_ptr<scalar_t>(), v_p.numel(), v_q.data_ptr<scalar_t>(),
-                                              v_q.numel(), need_grad ? grad_p.data_ptr<scalar_t>() : nullptr,
-                                              need_grad ? grad_q.data_ptr<scalar_t>() : nullptr);
-    value.fill_(b);
+    using Vec = at::vec::Vectorized<scalar_t>;
+    with_code(code, [&](auto c) {
+      constexpr int C = decltype(c)::value;
+      const auto g = [](const Vec& v) { return p_value<C>(v); };
+      const auto fstar_g = [](const Vec& v) { return q_value<C>(v); };
+      const double sum_p = sum_of(v_p.data_ptr<scalar_t>(), v_p.numel(), g);
+      const double sum_q = sum_of(v_q.data_ptr<scalar_t>(), v_q.numel(), fstar_g);
+      value.fill_(sum_p / v_p.numel() - sum_q / v_q.numel());
+    });
   });
-  return {value, grad_p, grad_q};
+  return value;
+}
+
+std::tuple<at::Tensor, at::Tensor> f_divergence_bound_backward_cpu(const at::Tensor& grad, const at::Tensor& v_p,
+                                                                   const at::Tensor& v_q, int64_t code) {
+  check_f_divergence_args(v_p, v_q, code, c10::DeviceType::CPU);
+  check_upstream_grad(grad, v_p, "v_p");
+  const double g = grad.item<double>();  // a CPU scalar: no sync to avoid
+  at::Tensor grad_p = at::empty_like(v_p);
+  at::Tensor grad_q = at::empty_like(v_q);
+  AT_DISPATCH_FLOATING_TYPES(v_p.scalar_type(), "f_divergence_bound_backward_cpu", [&] {
+    using Vec = at::vec::Vectorized<scalar_t>;
+    with_code(code, [&](auto c) {
+      constexpr int C = decltype(c)::value;
+      const auto dg = [](const Vec& v) { return p_slope<C>(v); };
+      const auto dfstar_g = [](const Vec& v) { return q_slope<C>(v); };
+      const scalar_t scale_p = g / v_p.numel(), scale_q = -g / v_q.numel();
+      scaled_slope(v_p.data_ptr<scalar_t>(), v_p.numel(), scale_p, grad_p.data_ptr<scalar_t>(), dg);
+      scaled_slope(v_q.data_ptr<scalar_t>(), v_q.numel(), scale_q, grad_q.data_ptr<scalar_t>(), dfstar_g);
+    });
+  });
+  return {grad_p, grad_q};
 }
 
 }  // namespace omasgan

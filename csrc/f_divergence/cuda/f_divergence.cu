@@ -1,5 +1,6 @@
-// The f-divergence bound on the GPU: one grid-stride pass computes both means and both gradients, the
-// sums reduced per block in float64, then over blocks in a second one-block pass (deterministic).
+// The f-divergence bound on the GPU. Forward: one grid-stride pass computes both means, reduced per
+// block in float64, then over blocks in a second one-block pass (deterministic). Backward: one
+// elementwise pass writes both gradients, scaled by the incoming gradient read on the device.
 #include "f_divergence.h"
 
 #include <algorithm>
@@ -91,24 +92,36 @@ __device__ T conjugate(int code, T v, T& slope) {
   }
 }
 
-// partial[block] = the block's share of mean g(v_p) - mean f*(g(v_q)); gradients written on the way.
+// partial[block] = the block's share of mean g(v_p) - mean f*(g(v_q)).
 template <typename T>
 __global__ void __launch_bounds__(kThreads) bound_kernel(const T* v_p, int64_t n_p, const T* v_q, int64_t n_q, int code,
-                                                         T* grad_p, T* grad_q, double* partial) {
+                                                         double* partial) {
   const int64_t stride = int64_t(gridDim.x) * kThreads;
   const int64_t first = int64_t(blockIdx.x) * kThreads + threadIdx.x;
   double sum_p = 0.0, sum_q = 0.0;
-  T slope;
-  for (int64_t i = first; i < n_p; i += stride) {
-    sum_p += double(activation(code, v_p[i], slope));
-    if (grad_p) grad_p[i] = slope / T(n_p);
-  }
-  for (int64_t i = first; i < n_q; i += stride) {
-    sum_q += double(conjugate(code, v_q[i], slope));
-    if (grad_q) grad_q[i] = -slope / T(n_q);
-  }
+  T slope;  // unused here: the compiler drops its computation
+  for (int64_t i = first; i < n_p; i += stride) sum_p += double(activation(code, v_p[i], slope));
+  for (int64_t i = first; i < n_q; i += stride) sum_q += double(conjugate(code, v_q[i], slope));
   const double share = block_sum(sum_p / double(n_p) - sum_q / double(n_q));
   if (threadIdx.x == 0) partial[blockIdx.x] = share;
+}
+
+// grad_p = grad g'(v_p) / n_p, grad_q = -grad (f* o g)'(v_q) / n_q.
+template <typename T>
+__global__ void __launch_bounds__(kThreads) bound_backward_kernel(const T* grad, const T* v_p, int64_t n_p, const T* v_q,
+                                                                  int64_t n_q, int code, T* grad_p, T* grad_q) {
+  const int64_t stride = int64_t(gridDim.x) * kThreads;
+  const int64_t first = int64_t(blockIdx.x) * kThreads + threadIdx.x;
+  const T scale_p = *grad / T(n_p), scale_q = -*grad / T(n_q);
+  T slope;
+  for (int64_t i = first; i < n_p; i += stride) {
+    activation(code, v_p[i], slope);
+    grad_p[i] = slope * scale_p;
+  }
+  for (int64_t i = first; i < n_q; i += stride) {
+    conjugate(code, v_q[i], slope);
+    grad_q[i] = slope * scale_q;
+  }
 }
 
 int64_t bound_blocks(int64_t n_p, int64_t n_q) {
@@ -123,17 +136,29 @@ int64_t f_divergence_bound_workspace_bytes(int64_t n_p, int64_t n_q) {
 
 template <typename T>
 cudaError_t f_divergence_bound(const T* v_p, int64_t n_p, const T* v_q, int64_t n_q, int code, void* workspace,
-                               T* value, T* grad_p, T* grad_q, cudaStream_t stream) {
+                               T* value, cudaStream_t stream) {
   const int64_t blocks = bound_blocks(n_p, n_q);
   double* partial = static_cast<double*>(workspace);
-  bound_kernel<T><<<unsigned(blocks), kThreads, 0, stream>>>(v_p, n_p, v_q, n_q, code, grad_p, grad_q, partial);
+  bound_kernel<T><<<unsigned(blocks), kThreads, 0, stream>>>(v_p, n_p, v_q, n_q, code, partial);
   sum_partials_kernel<T><<<1, kThreads, 0, stream>>>(partial, blocks, 1.0, value);
   return cudaGetLastError();
 }
 
+template <typename T>
+cudaError_t f_divergence_bound_backward(const T* grad, const T* v_p, int64_t n_p, const T* v_q, int64_t n_q, int code,
+                                        T* grad_p, T* grad_q, cudaStream_t stream) {
+  const int64_t blocks = bound_blocks(n_p, n_q);
+  bound_backward_kernel<T><<<unsigned(blocks), kThreads, 0, stream>>>(grad, v_p, n_p, v_q, n_q, code, grad_p, grad_q);
+  return cudaGetLastError();
+}
+
 template cudaError_t f_divergence_bound<float>(const float*, int64_t, const float*, int64_t, int, void*, float*,
-                                               float*, float*, cudaStream_t);
+                                               cudaStream_t);
 template cudaError_t f_divergence_bound<double>(const double*, int64_t, const double*, int64_t, int, void*, double*,
-                                                double*, double*, cudaStream_t);
+                                                cudaStream_t);
+template cudaError_t f_divergence_bound_backward<float>(const float*, const float*, int64_t, const float*, int64_t, int,
+                                                        float*, float*, cudaStream_t);
+template cudaError_t f_divergence_bound_backward<double>(const double*, const double*, int64_t, const double*, int64_t,
+                                                         int, double*, double*, cudaStream_t);
 
 }  // namespace omasgan::gpu
