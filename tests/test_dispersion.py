@@ -81,3 +81,18 @@ def test_bad_input_is_named():
         ops.dispersion(torch.zeros(3, 2), torch.zeros(4, 3))
     with pytest.raises(ValueError, match="eps must be"):
         ops.dispersion(torch.zeros(3, 2), torch.zeros(3, 3), eps=0.0)
+
+
+def test_gradients_of_rows_far_from_the_origin_float32(backend):
+    """Rows offset by 1e3 with unit spread: a Gram-matrix shortcut without centring would lose
+    every digit of the distances in float32. Expected: the float64 torch reference (the oracle's
+    own autograd is NaN at its zero-distance diagonal)."""
+    g = torch.Generator().manual_seed(3)
+    z = torch.randn(40, 4, generator=g) + 1e3
+    b = torch.randn(40, 30, generator=g) - 1e3
+    z64, b64 = z.double().requires_grad_(), b.double().requires_grad_()
+    expect = torch.autograd.grad(ops.dispersion(z64, b64, backend="torch"), (z64, b64))
+    z, b = z.requires_grad_(), b.requires_grad_()
+    got = torch.autograd.grad(ops.dispersion(z, b, backend=backend), (z, b))
+    for a, e in zip(got, expect):
+        torch.testing.assert_close(a.double(), e, rtol=1e-3, atol=1e-3 * e.abs().max().item())

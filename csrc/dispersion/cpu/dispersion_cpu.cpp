@@ -5,8 +5,8 @@
 // grad[i] = sum_j w_ij phi_p(row_i - row_j) (lp_grad.h).
 //
 // p = 2 runs on Gram matrices: the rows are centred (distances do not move), ||u_ij||^2 =
-// n_i + n_j - 2 G_ij, and the gradient sum_j w_ij (x_i - x_j) = rowsum(w)_i x_i - (w x)_i is two
-// matrix products. Cancellation makes that inaccurate only for pairs much closer than the rows'
+// n_i + n_j - 2 G_ij, and the gradient sum_j w_ij (x_i - x_j) is one matrix product with the
+// Laplacian diag(rowsum(w)) - w. Cancellation makes that inaccurate only for pairs much closer than the rows'
 // norms ("near" pairs): those get their distance recomputed from the rows and their gradient term
 // added directly, so exact duplicates give exactly zero distance and zero gradient.
 #include <ATen/Parallel.h>
@@ -25,16 +25,17 @@ namespace {
 // log2(1 / kNear) bits, so it is recomputed.
 constexpr double kNear = 1.0 / 16.0;
 
-// Pair norms of the rows of x and, for p = 2, which pairs were near.
+// Pair norms of the rows of x and, for p = 2, which pairs were near and the centred rows.
 struct PairNorms {
-  at::Tensor norm;  // [N, N], ||x_i - x_j||_p, zero diagonal
-  at::Tensor near;  // [N, N] bool (p = 2 only; undefined otherwise)
+  at::Tensor norm;     // [N, N], ||x_i - x_j||_p, zero diagonal
+  at::Tensor near;     // [N, N] bool (p = 2 only; undefined otherwise)
+  at::Tensor centred;  // [N, D], x minus its mean row (p = 2 only)
 };
 
 template <typename T>
 PairNorms pair_norms_l2(const at::Tensor& x) {
   const int64_t n = x.size(0), d = x.size(1);
-  const at::Tensor centred = x - x.mean(0, /*keepdim=*/true);
+  at::Tensor centred = x - x.mean(0, /*keepdim=*/true);
   const at::Tensor gram = at::mm(centred, centred.t());
   const at::Tensor sq = gram.diagonal();
   const at::Tensor scale = sq.unsqueeze(1) + sq.unsqueeze(0);
@@ -50,7 +51,7 @@ PairNorms pair_norms_l2(const at::Tensor& x) {
       for (int64_t j = 0; j < n; ++j)
         if (near_data[i * n + j]) dist2_data[i * n + j] = lp::power_sum(square, xs + i * d, xs + j * d, d);
   });
-  return {dist2.sqrt_(), near};
+  return {dist2.sqrt_(), near, centred};
 }
 
 template <typename T>
@@ -73,7 +74,7 @@ PairNorms pair_norms_tiled(const at::Tensor& x, const lp::Norm& norm) {
       }
     });
   });
-  return {norm.kind == lp::Kind::L1 || norm.kind == lp::Kind::Inf ? sums : sums.pow(1.0 / norm.p), at::Tensor()};
+  return {norm.kind == lp::Kind::L1 || norm.kind == lp::Kind::Inf ? sums : sums.pow(1.0 / norm.p), {}, {}};
 }
 
 PairNorms pair_norms(const at::Tensor& x, const lp::Norm& norm) {
@@ -97,9 +98,11 @@ at::Tensor pair_gradient(const at::Tensor& w, const at::Tensor& x, const PairNor
   at::Tensor w_direct = w;
   if (norm.kind == lp::Kind::L2) {
     w_direct = w * norms.near;
-    const at::Tensor w_far = w - w_direct;
-    const at::Tensor centred = x - x.mean(0, /*keepdim=*/true);
-    grad = w_far.sum(1, /*keepdim=*/true) * centred - at::mm(w_far, centred);
+    // sum_j w_ij (c_i - c_j) = (L c)_i with the graph Laplacian L = diag(rowsum(w)) - w: one
+    // matrix product, no N x D temporaries.
+    at::Tensor laplacian = w_direct - w;
+    laplacian.diagonal().sub_(laplacian.sum(1));
+    grad = at::mm(laplacian, norms.centred);
   }
   at::Tensor direct = at::empty_like(x);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dispersion_pair_gradient", [&] {
