@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from omasgan.models.anogan import AnoGAN
-from omasgan.models.anogan.search import frozen, latent_search
+from omasgan.engine import frozen
+from omasgan.models.anogan.search import latent_search
 
 STEPS = 5  # the quick preset's search_steps
 QUERIES = {"batched": 1000, "loop": 20}
