@@ -1,6 +1,6 @@
 """Peak memory and throughput of min_distance over a memory-mapped bank as Q grows.
 
-    python benchmarks/streaming_memory.py --dir /work/tmp-bank --sizes 1e4 1e5 1e6 1e7
+    python benchmarks/streaming_memory.py --dir /big/disk/tmp --sizes 1e4 1e5 1e6 1e7
 
 Writes one float32 .npy bank of max(sizes) x D random rows (31 GB for 1e7 x 784), then, for each
 Q, runs a fresh process that scans the first Q rows through `omasgan.ops.min_distance` with N
@@ -18,6 +18,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -100,7 +101,8 @@ def table(results: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dir", type=Path, default=Path("/work/tmp-bank"))
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "omasgan-bank",
+                        help="where the bank file goes (needs 4 x max(sizes) x d bytes free)")
     parser.add_argument("--sizes", type=float, nargs="+", default=[1e4, 1e5, 1e6, 1e7])
     parser.add_argument("--n", type=int, default=64, help="queries")
     parser.add_argument("--d", type=int, default=784, help="features")

@@ -223,7 +223,7 @@ def load(dataset: str, root: str | Path | None = None, train: bool = True, downl
     if dataset == "digits":
         return load_digits(train)
     if root is None:
-        raise ValueError(f"dataset {dataset!r} needs a data root (--data-root), e.g. /work/shared/data")
+        raise ValueError(f"dataset {dataset!r} needs a data root (--data-root), e.g. ./data in torchvision's layout")
     return load_torchvision(dataset, root, train, download)
 
 

@@ -1,7 +1,7 @@
 """The evaluation protocol of METHOD.md section 4: leave-one-out (or one-class) runs, metrics from
 scikit-learn, and the files a run leaves behind.
 
-    run_loo("mnist", [0, 1], model="omasgan", preset="quick", out="runs/x", root="/work/shared/data")
+    run_loo("mnist", [0, 1], model="omasgan", preset="quick", out="runs/x", root="../shared/data")
 
 writes, in `out`:
     results.json   list of {"dataset", "model", "abnormal_class", "seed", "auroc", "auprc",

@@ -1,5 +1,5 @@
-// The CPU kernels bound by csrc/ext.cpp as omasgan._C.<name>_cpu (contract: /work/notes/kernels.md
-// and omasgan/ops/*.py). Inputs: contiguous CPU tensors, all float32 or all float64.
+// The CPU kernels bound by csrc/ext.cpp as omasgan._C.<name>_cpu (contract: omasgan/ops/_common.py
+// and the references in omasgan/ops/*.py). Inputs: contiguous CPU tensors, all float32 or all float64.
 #pragma once
 
 #include <ATen/ATen.h>
