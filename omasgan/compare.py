@@ -20,7 +20,10 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from omasgan.evaluation import MNIST_LOO_KNN_ANCHOR, RESULT_KEYS, parse_classes, read_results, run_loo
+from omasgan import distributed
+from omasgan.evaluation import (
+    MNIST_LOO_KNN_ANCHOR, RESULT_KEYS, parse_classes, read_results, run_loo, write_text,
+)
 
 ROW_KEY = ("dataset", "model", "abnormal_class", "seed")
 
@@ -102,8 +105,7 @@ def merge_results(path: str | Path, rows: list[dict]) -> list[dict]:
     key = lambda r: tuple(r[k] for k in ROW_KEY)  # noqa: E731
     new = {key(r): {k: r[k] for k in RESULT_KEYS} for r in rows}
     merged = [r for r in read_results(path) if key(r) not in new] + list(new.values())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(merged, indent=1) + "\n")
+    write_text(path, json.dumps(merged, indent=1) + "\n")
     return merged
 
 
@@ -142,11 +144,12 @@ def run_compare(args) -> int:
                             val_fraction=args.val_fraction, download=not args.no_download, resume=args.resume,
                             overrides={"device": args.device, "progress": not args.no_progress})
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps([{k: r[k] for k in RESULT_KEYS} for r in rows], indent=1) + "\n")
+    write_text(out / "results.json", json.dumps([{k: r[k] for k in RESULT_KEYS} for r in rows], indent=1) + "\n")
     table = comparison_table(rows, models, classes, args.protocol)
-    (out / "compare.md").write_text(table)
-    comparison_plot(rows, models, classes, out / "compare.png",
-                    f"{args.dataset} {args.protocol}, preset {args.preset}: test AUROC")
+    write_text(out / "compare.md", table)
+    if distributed.is_main_process():
+        comparison_plot(rows, models, classes, out / "compare.png",
+                        f"{args.dataset} {args.protocol}, preset {args.preset}: test AUROC")
     if args.merge_into:
         merge_results(args.merge_into, rows)
     print(table)

@@ -27,7 +27,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import BinaryIO, Callable, Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -123,10 +123,10 @@ def set_rng_state(state: Mapping) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def atomic_save(payload: dict, path: str | Path) -> Path:
-    """torch.save to a temp file in the same folder, then rename: a kill never leaves half a file.
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
+    """write(f) into a temp file in path's folder, then rename: a kill never leaves half a file.
 
-    Under torchrun only rank 0 writes (every rank holds the same weights); the others return `path`.
+    Under torchrun only rank 0 writes (every rank holds the same results); the others return `path`.
     """
     path = Path(path)
     if not distributed.is_main_process():
@@ -135,12 +135,17 @@ def atomic_save(payload: dict, path: str | Path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
+            write(f)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def atomic_save(payload: dict, path: str | Path) -> Path:
+    """torch.save(payload) through `atomic_write`."""
+    return atomic_write(path, lambda f: torch.save(payload, f))
 
 
 def load_checked(path: str | Path, expected_format: str) -> dict:

@@ -20,7 +20,8 @@ from typing import Sequence
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from omasgan import data, plots
+from omasgan import data, distributed, plots
+from omasgan.engine import atomic_write
 
 # Pixel-space nearest neighbour (p = 2) on MNIST LOO, METHOD.md section 4.
 MNIST_LOO_KNN_ANCHOR = (0.981, 0.433, 0.974, 0.943, 0.841, 0.949, 0.947, 0.782, 0.954, 0.731)
@@ -58,7 +59,7 @@ def evaluate_split(split: data.ADSplit, model: str, preset: str, seed: int = 0, 
         # Which part of a composite score ranks the anomalies (diagnostics, not used for selection).
         terms = {name: metrics(split.test_y.numpy(), values)["auroc"]
                  for name, values in detector.score_terms(split.test_x).items() if np.std(values) > 0}
-        (Path(out) / "score_terms_auroc.json").write_text(json.dumps(terms, indent=1) + "\n")
+        write_text(Path(out) / "score_terms_auroc.json", json.dumps(terms, indent=1) + "\n")
         row["_terms"] = terms
     return row, scores, detector
 
@@ -106,15 +107,17 @@ def run_loo(
         score_seconds = row.pop("_score_seconds")
         terms = row.pop("_terms", {})
         y = split.test_y.numpy()
-        np.savez_compressed(run_dir / "test_scores.npz", scores=scores, labels=y)
-        plots.score_histogram(y, scores, run_dir / "histogram.png", det.threshold_,
-                              f"{dataset} {protocol} class {c}: {model} (AUROC {row['auroc']:.3f})")
+        atomic_write(run_dir / "test_scores.npz", lambda f: np.savez_compressed(f, scores=scores, labels=y))
+        if distributed.is_main_process():
+            plots.score_histogram(y, scores, run_dir / "histogram.png", det.threshold_,
+                                  f"{dataset} {protocol} class {c}: {model} (AUROC {row['auroc']:.3f})")
         rows.append(row)
         log(f"class {c}: AUROC {row['auroc']:.3f}  AUPRC {row['auprc']:.3f}  "
             f"train {row['train_seconds']:.0f} s  score {score_seconds:.0f} s"
             + "".join(f"  [{name} alone: {auroc:.3f}]" for name, auroc in terms.items()))
         write_results(rows, out, protocol=protocol)
-    write_figures(rows, out, dataset, protocol, model)
+    if distributed.is_main_process():
+        write_figures(rows, out, dataset, protocol, model)
     return rows
 
 
@@ -122,8 +125,14 @@ def write_results(rows: list[dict], out: str | Path, protocol: str = "loo") -> N
     """out/results.json (the rows, by class) and out/results.md (table + mean)."""
     out = Path(out)
     rows = sorted(rows, key=lambda r: (r["model"], r["abnormal_class"] if r["abnormal_class"] is not None else -1))
-    (out / "results.json").write_text(json.dumps([{k: r[k] for k in RESULT_KEYS} for r in rows], indent=1) + "\n")
-    (out / "results.md").write_text(results_table(rows, protocol))
+    write_text(out / "results.json", json.dumps([{k: r[k] for k in RESULT_KEYS} for r in rows], indent=1) + "\n")
+    write_text(out / "results.md", results_table(rows, protocol))
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Writes a results file atomically, and only from rank 0 under torchrun: a killed or
+    multi-rank run never leaves a half-written one."""
+    atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def results_table(rows: list[dict], protocol: str = "loo") -> str:

@@ -260,3 +260,22 @@ def test_torchrun_score_with_a_sharded_bank(tmp_path):
     assert done.stdout.count("scored 30 samples") == 1  # rank 1 prints nothing
     scores = np.load(tmp_path / "scores.npy")
     assert scores.shape == (30,) and np.isfinite(scores).all()
+
+
+def test_torchrun_loo_writes_each_result_file_once(tmp_path):
+    """`torchrun --nproc-per-node 2 -m omasgan loo`: DDP training, rank 0 alone reports and writes."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "omasgan", "loo", "--dataset", "digits", "--abnormal-class", "3", "--model", "omasgan",
+           "--set", "epochs=[1,1,1,1]", "--set", "hidden=16", "--set", "bank_size=64", "--set", "score_bank_size=64",
+           "--no-progress", "--out", "loo"]
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("class 3: AUROC") == 1  # rank 1 prints nothing
+    rows = json.loads((tmp_path / "loo" / "results.json").read_text())
+    assert [r["abnormal_class"] for r in rows] == [3] and 0 <= rows[0]["auroc"] <= 1
+    written = sorted(p.name for p in (tmp_path / "loo").rglob("*"))
+    assert not [name for name in written if name.endswith(".tmp")], written
+    assert {"results.md", "roc.png", "histograms.png", "model.pt", "test_scores.npz"} <= set(written)
