@@ -128,3 +128,19 @@ def test_without_an_output_folder_nothing_is_written(tmp_path, monkeypatch):
     nets, stages = two_stage_model()
     Engine(None, progress=False).fit(stages, nets)
     assert not list(tmp_path.iterdir())
+
+
+def test_atomic_write_gives_files_the_usual_permissions(tmp_path):
+    """A results file or checkpoint is readable like any other file the user writes (umask), not
+    private to the writer as tempfile.mkstemp's files are."""
+    import os
+
+    from omasgan.engine import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        path = atomic_write(tmp_path / "results.json", lambda f: f.write(b"[]\n"))
+    finally:
+        os.umask(old)
+    assert path.read_bytes() == b"[]\n" and (path.stat().st_mode & 0o777) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
