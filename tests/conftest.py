@@ -9,8 +9,12 @@ from omasgan.ops import available_backends
 BACKENDS = available_backends("cpu")
 
 # The fixtures here are stateless (a backend name, a seed), so sharing them across examples is safe.
-settings.register_profile("omasgan", suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
-settings.load_profile("omasgan")
+# `make test` draws the same examples every run (derandomize): a build is red because of a change,
+# never because of a draw. HYPOTHESIS_PROFILE=explore draws new ones each run, to hunt for bugs.
+_COMMON = dict(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+settings.register_profile("omasgan", derandomize=True, **_COMMON)
+settings.register_profile("explore", **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "omasgan"))
 
 
 def pytest_report_header(config):
