@@ -48,6 +48,13 @@ def test_torch_compile_matches_eager():
 
     compiled = torch.compile(loss, fullgraph=True)
     torch.testing.assert_close(compiled(x, bank, z, b), loss(x, bank, z, b))
+    # and through AOTAutograd: the backward ops (dispersion's, f_divergence_bound's) in the graph
+    grads = []
+    for fn in (compiled, loss):
+        leaves = [t.clone().requires_grad_() for t in (x, bank, z, b)]
+        grads.append(torch.autograd.grad(fn(*leaves), leaves))
+    for got, expect in zip(*grads):
+        torch.testing.assert_close(got, expect)
 
 
 @pytest.mark.parametrize(
