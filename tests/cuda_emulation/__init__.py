@@ -9,10 +9,16 @@ It does not check arguments (the real bindings do, and tests/test_cuda_kernels.p
 What it proves: the kernels' indexing, tiling, reductions, barriers and numerics on CI machines
 without a GPU. What it cannot: timing, memory coalescing, races between blocks (blocks run one
 after another), and anything about the real compiler for sm_90 (setup.py's nvcc build covers that).
+
+$OMASGAN_EMULATION_CFLAGS adds compiler flags, e.g. sanitizers for out-of-bounds accesses:
+    OMASGAN_EMULATION_CFLAGS="-fsanitize=address,undefined" \
+    LD_PRELOAD="$(g++ -print-file-name=libasan.so) $(g++ -print-file-name=libubsan.so)" \
+    ASAN_OPTIONS=detect_leaks=0 pytest tests/test_cuda_kernels.py -k emulated
 """
 from __future__ import annotations
 
 import ctypes
+import os
 import re
 import shutil
 import subprocess
@@ -39,7 +45,7 @@ def build(folder: Path) -> "EmulatedKernels":
     units = sorted(str(p) for p in sources.glob("*/cuda/*.cpp")) + [str(HERE / "harness.cpp")]
     subprocess.run(
         ["g++", "-std=c++20", "-O1", "-shared", "-fPIC", "-ffp-contract=off", f"-I{HERE}", f"-I{sources}",
-         *units, "-o", str(library)],
+         *os.environ.get("OMASGAN_EMULATION_CFLAGS", "").split(), *units, "-o", str(library)],
         check=True, capture_output=True, text=True,
     )
     return EmulatedKernels(ctypes.CDLL(str(library)))
