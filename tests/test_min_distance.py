@@ -141,3 +141,15 @@ def test_bad_input_is_named(x, bank, kwargs, error, match):
 def test_zero_features_is_an_error():
     with pytest.raises(ValueError, match="D = 0"):
         ops.min_distance(torch.zeros(2, 0), torch.zeros(3, 0))
+
+
+def test_cpu_kernel_with_zero_features():
+    """The op refuses D = 0; the raw kernel still answers it (every distance is 0, index 0)
+    rather than failing inside the matrix-product library."""
+    if "cpu" not in ops.available_backends("cpu"):
+        pytest.skip("omasgan._C is not built")
+    from omasgan import _C
+
+    for dtype in (torch.float32, torch.float64):
+        values, indices = _C.min_distance_cpu(torch.zeros(3, 0, dtype=dtype), torch.zeros(9, 0, dtype=dtype), 2.0, 1.0)
+        assert values.tolist() == [0.0] * 3 and indices.tolist() == [0] * 3
