@@ -9,12 +9,21 @@ Environment:
 """
 import glob
 import os
+import platform
+import sys
 
 from setuptools import find_packages, setup
 
-# torch adds its own -std. The CPU kernels use ATen's AVX2 vector types (at::vec::Vectorized, with
-# Sleef from libtorch), which need the CPU_CAPABILITY macros as well as the instruction set.
-CXX_FLAGS = ["-g0", "-O3", "-fopenmp", "-mavx2", "-mfma", "-DCPU_CAPABILITY=AVX2", "-DCPU_CAPABILITY_AVX2"]
+# torch adds its own -std. On x86-64 the CPU kernels use ATen's AVX2 vector types
+# (at::vec::Vectorized, with Sleef from libtorch), which need the CPU_CAPABILITY macros as well as
+# the instruction set; omasgan._ext declines them on a CPU without AVX2. Elsewhere (ARM) they use
+# ATen's portable vectors. at::parallel_for is OpenMP in the headers of Linux builds of torch.
+X86_64 = platform.machine().lower() in ("x86_64", "amd64")
+CXX_FLAGS = (
+    ["-g0", "-O3"]
+    + ([] if sys.platform == "darwin" else ["-fopenmp"])
+    + (["-mavx2", "-mfma", "-DCPU_CAPABILITY=AVX2", "-DCPU_CAPABILITY_AVX2"] if X86_64 else [])
+)
 # No --use_fast_math: the kernels are checked against a float64 oracle and their own results are exact
 # where the method needs them to be (a duplicate at distance 0, stable f-divergence forms).
 NVCC_FLAGS = ["-O3", "-lineinfo", "-Xcompiler", "-g0"]

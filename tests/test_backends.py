@@ -73,3 +73,21 @@ def test_torch_compile_matches_eager():
 def test_opcheck(op, args, backend):
     """torch.library's own check of the registration: schema, fake kernel, autograd."""
     torch.library.opcheck(getattr(torch.ops.omasgan, op).default, (*args(), backend))
+
+
+def test_an_x86_cpu_without_avx2_falls_back_to_torch(monkeypatch):
+    """The x86-64 build of the CPU kernels uses AVX2; where the CPU lacks it they are not offered
+    (they would die of an illegal instruction) and auto runs the torch backend, with a warning
+    that says why."""
+    from omasgan import _ext
+    from omasgan.ops import _common
+
+    monkeypatch.setattr(_ext, "CPU_KERNELS_USABLE", False)
+    monkeypatch.setattr(_ext, "_warned", False)
+    assert "cpu" not in ops.available_backends("cpu")
+    with pytest.warns(RuntimeWarning, match="lacks AVX2"):
+        assert _common.resolve_backend("auto", torch.device("cpu")) == "torch"
+    with pytest.raises(ValueError, match="backend='cpu' needs"):
+        ops.min_distance(torch.randn(2, 3), torch.randn(4, 3), backend="cpu")
+    with pytest.raises(RuntimeError, match="lacks AVX2"):
+        _ext.kernel("min_distance_cpu")

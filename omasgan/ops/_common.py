@@ -116,7 +116,7 @@ def resolve_backend(backend: str, device: torch.device) -> str:
             if name in have:
                 return name
         if device.type in ("cpu", "cuda"):
-            _ext.warn_torch_fallback()
+            _ext.warn_torch_fallback(device.type)
         return "torch"
     if backend not in have:
         why = {
