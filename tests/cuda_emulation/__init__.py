@@ -1,4 +1,4 @@
-"""The CUDA kernels of csrc/*/cuda, compiled for the host and run on CPU tensors.
+r"""The CUDA kernels of csrc/*/cuda, compiled for the host and run on CPU tensors.
 
 `build(folder)` copies the CUDA sources, rewrites every `kernel<<<...>>>(args);` launch into an
 `emu::launch(...)` call (emu.h emulates blocks, threads, __syncthreads and warp shuffles), compiles
