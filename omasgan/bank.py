@@ -54,13 +54,15 @@ def draw_bank(
     memory_budget: int | None = None,
     sharded: bool = False,
     progress: bool = False,
+    embed: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> SampleBank:
     """Draws a bank of `size` samples in batches of DRAW_BATCH.
 
     sample(n, generator) -> [n, ...] samples on `device`; critic(samples) -> [n] values.
     directory: where a bank too large for memory is written (default: a new temporary folder,
     named in a warning). memory_budget: bytes the samples may take in memory (default: half the
-    device's free memory; 0 always writes the file).
+    device's free memory; 0 always writes the file). embed(samples) -> [n, F]: what is kept of each
+    sample (default: the flattened sample).
     """
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"bank size must be a positive int, got {size!r}")
@@ -78,7 +80,7 @@ def draw_bank(
         batch = sample(min(DRAW_BATCH, local - start), generator)
         values.append(critic(batch).float().reshape(-1))
         if keep_samples:
-            flat = batch.reshape(len(batch), -1)
+            flat = embed(batch) if embed is not None else batch.reshape(len(batch), -1)
             if store is None:
                 store = _Store(local, flat.shape[1], device, directory, memory_budget, rank)
             store.write(start, flat)

@@ -184,6 +184,8 @@ def add_loo(p):
     _add_model_args(p)
     p.add_argument("--out", required=True, help="folder for results.json, results.md, roc.png, histograms.png")
     p.add_argument("--val-fraction", type=float, default=0.05)
+    p.add_argument("--dev", action="store_true",
+                   help="development protocol for tuning: test on a held-out 10%% of the training split, never the test split")
 
 
 def run_loo(args) -> int:
@@ -192,7 +194,7 @@ def run_loo(args) -> int:
     classes = parse_classes(args.abnormal_class or "all", args.dataset)
     rows = loo(args.dataset, classes, model=args.model, preset=args.preset, out=args.out, root=args.data_root,
                seed=args.seed, protocol=args.protocol, val_fraction=args.val_fraction,
-               overrides=_overrides(args), download=not args.no_download, resume=args.resume)
+               overrides=_overrides(args), download=not args.no_download, resume=args.resume, dev=args.dev)
     print(results_table(rows, args.protocol))
     print(f"results: {Path(args.out) / 'results.json'}, {Path(args.out) / 'results.md'}, "
           f"{Path(args.out) / 'roc.png'}, {Path(args.out) / 'histograms.png'}")

@@ -29,6 +29,7 @@ IMAGE_DATASETS = ("mnist", "fashion_mnist", "cifar10")
 EMBEDDED_DATASETS = ("digits", "synthetic")
 DATASETS = IMAGE_DATASETS + EMBEDDED_DATASETS
 PROTOCOLS = ("loo", "one_class")
+DEV_FRACTION, DEV_SEED = 0.1, 20261203  # the development protocol's held-out share of the training split
 NUM_CLASSES = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "digits": 10}
 
 _TORCHVISION_CLASS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
@@ -54,6 +55,7 @@ class ADSplit:
     val: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
+    train_labels: torch.Tensor | None = None  # [Nt] class of each training sample (diagnostics only)
 
     def describe(self) -> str:
         return (
@@ -255,12 +257,19 @@ def make_split(
     val_fraction: float = 0.05,
     seed: int = 0,
     download: bool = True,
+    dev: bool = False,
 ) -> ADSplit:
     """The anomaly-detection split of METHOD.md section 4.
 
     For "loo", `target_class` is the left-out (anomalous) class; for "one_class" it is the single
     normal class. The synthetic set ignores both: its normal data are the ring's modes and its
     test anomalies lie off the support.
+
+    dev=True is the development protocol, for tuning: the official test split is never read.
+    `DEV_FRACTION` of every class of the official training split is held out (one fixed draw,
+    the same for every seed and class) and stands in for the test split; the left-out class's
+    held-out training images are the dev anomalies. Training and validation data come from the
+    rest, exactly as in the official protocol.
     """
     dataset = _check_name(dataset)
     if protocol not in PROTOCOLS:
@@ -273,15 +282,22 @@ def make_split(
 
     cls = _check_class(dataset, target_class)
     train_x, train_labels = load(dataset, root, train=True, download=download)
-    test_x, test_labels = load(dataset, root, train=False, download=download)
+    if dev:
+        held = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(DEV_SEED))
+        held, kept = held[: round(len(train_x) * DEV_FRACTION)], held[round(len(train_x) * DEV_FRACTION):]
+        test_x, test_labels = train_x[held], train_labels[held]
+        train_x, train_labels = train_x[kept], train_labels[kept]
+    else:
+        test_x, test_labels = load(dataset, root, train=False, download=download)
     if protocol == "loo":
-        normal = train_x[train_labels != cls]
+        keep = train_labels != cls
         test_y = (test_labels == cls).long()
     else:
-        normal = train_x[train_labels == cls]
+        keep = train_labels == cls
         test_y = (test_labels != cls).long()
-    train, val = split_validation(normal, val_fraction, seed)
-    return ADSplit(dataset, protocol, cls, train, val, test_x, test_y)
+    normal, labels = train_x[keep], train_labels[keep]
+    train_idx, val_idx = split_validation(torch.arange(len(normal)), val_fraction, seed)
+    return ADSplit(dataset, protocol, cls, normal[train_idx], normal[val_idx], test_x, test_y, labels[train_idx])
 
 
 def batches(x: torch.Tensor, batch_size: int, *, shuffle: bool = False, drop_last: bool = False):

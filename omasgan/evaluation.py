@@ -25,7 +25,7 @@ from omasgan.engine import atomic_write
 
 # Pixel-space nearest neighbour (p = 2) on MNIST LOO, METHOD.md section 4.
 MNIST_LOO_KNN_ANCHOR = (0.981, 0.433, 0.974, 0.943, 0.841, 0.949, 0.947, 0.782, 0.954, 0.731)
-RESULT_KEYS = ("dataset", "model", "abnormal_class", "seed", "auroc", "auprc", "train_seconds")
+RESULT_KEYS = ("dataset", "split", "model", "preset", "abnormal_class", "seed", "auroc", "auprc", "train_seconds")
 
 
 def metrics(y_true: np.ndarray, scores: np.ndarray) -> dict:
@@ -34,7 +34,7 @@ def metrics(y_true: np.ndarray, scores: np.ndarray) -> dict:
 
 
 def evaluate_split(split: data.ADSplit, model: str, preset: str, seed: int = 0, out: str | Path | None = None,
-                   overrides: dict | None = None):
+                   overrides: dict | None = None, split_name: str = "test"):
     """Trains `model` on split.train (validation = split.val) and scores split.test_x.
 
     Returns (results row, test scores [Ns], fitted detector).
@@ -51,7 +51,8 @@ def evaluate_split(split: data.ADSplit, model: str, preset: str, seed: int = 0, 
     if out is not None:
         detector.save(Path(out) / "model.pt")
     row = {
-        "dataset": split.dataset, "model": model, "abnormal_class": split.target_class, "seed": seed,
+        "dataset": split.dataset, "split": split_name, "model": model, "preset": preset,
+        "abnormal_class": split.target_class, "seed": seed,
         **metrics(split.test_y.numpy(), scores), "train_seconds": round(detector.train_seconds_, 1),
     }
     row["_score_seconds"] = round(score_seconds, 1)
@@ -61,6 +62,9 @@ def evaluate_split(split: data.ADSplit, model: str, preset: str, seed: int = 0, 
                  for name, values in detector.score_terms(split.test_x).items() if np.std(values) > 0}
         write_text(Path(out) / "score_terms_auroc.json", json.dumps(terms, indent=1) + "\n")
         row["_terms"] = terms
+    if out is not None and hasattr(detector, "stage_report"):
+        # Does each stage do its job (G's coverage, B's spread and distance)? Training data only.
+        write_text(Path(out) / "stages.json", json.dumps(detector.stage_report(split.train, split.train_labels), indent=1) + "\n")
     return row, scores, detector
 
 
@@ -83,9 +87,13 @@ def run_loo(
     overrides: dict | None = None,
     download: bool = True,
     resume: bool = False,
+    dev: bool = False,
     log=print,
 ) -> list[dict]:
     """Runs one class after another and keeps results.json / results.md / figures up to date.
+
+    dev=True runs the development protocol (`data.make_split(dev=True)`: the held-out part of the
+    training split stands in for the test split, which is never read); rows say split "dev".
 
     With `resume`, classes already in out/results.json are skipped and each class's training
     continues from its checkpoint.
@@ -100,10 +108,11 @@ def run_loo(
             log(f"class {c}: already in {out / 'results.json'}, skipped")
             continue
         split = data.make_split(dataset, c, root=root, protocol=protocol, val_fraction=val_fraction,
-                                seed=seed, download=download)
-        log(f"class {c}: {split.describe()}")
+                                seed=seed, download=download, dev=dev)
+        log(f"class {c}: {split.describe()}" + (" [dev protocol: held-out training images]" if dev else ""))
         run_dir = out / f"class_{c}"
-        row, scores, det = evaluate_split(split, model, preset, seed, run_dir, {**(overrides or {}), "resume": resume})
+        row, scores, det = evaluate_split(split, model, preset, seed, run_dir, {**(overrides or {}), "resume": resume},
+                                          split_name="dev" if dev else "test")
         score_seconds = row.pop("_score_seconds")
         terms = row.pop("_terms", {})
         y = split.test_y.numpy()
@@ -139,9 +148,10 @@ def results_table(rows: list[dict], protocol: str = "loo") -> str:
     """Markdown: one line per class (with the pixel-kNN anchor for MNIST LOO) and the mean."""
     if not rows:
         return "(no results)\n"
-    anchor = protocol == "loo" and all(r["dataset"] == "mnist" for r in rows)
+    anchor = protocol == "loo" and all(r["dataset"] == "mnist" and r.get("split", "test") == "test" for r in rows)
     head = "| class | AUROC | AUPRC | train s |" + (" pixel kNN AUROC (anchor) |" if anchor else "")
-    lines = [f"{rows[0]['dataset']} {protocol}, model {rows[0]['model']}, seed {rows[0]['seed']}", "", head,
+    lines = [f"{rows[0]['dataset']} {protocol} ({rows[0].get('split', 'test')} split), model {rows[0]['model']}, "
+             f"preset {rows[0].get('preset', '?')}, seed {rows[0]['seed']}", "", head,
              "|---|---|---|---|" + ("---|" if anchor else "")]
     for r in rows:
         extra = f" {MNIST_LOO_KNN_ANCHOR[r['abnormal_class']]:.3f} |" if anchor else ""

@@ -6,7 +6,7 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from omasgan import OMASGAN, data
+from omasgan import OMASGAN, data, divergences
 from omasgan.models import MODELS, get_model
 from omasgan.models.base import Detector
 from omasgan.models.omasgan import losses
@@ -49,6 +49,38 @@ def test_stage1_generator_moves_onto_the_modes(fitted):
     # Data sit ~0.06 from a mode centre, an untrained generator ~1 away (G keeps a few bridges).
     assert nearest_mode_distance(G).median() < 0.3
     assert all(np.isfinite(by_stage(records, "stage1", "loss_V")))
+
+
+def test_stage1_generator_covers_every_mode(fitted, split):
+    model, _, _ = fitted
+    modes = torch.cdist(split.train, data.synthetic_modes()).argmin(dim=1)
+    report = model.stage_report(split.train, modes)["stage1"]
+    print(report)
+    assert report["precision"] > 0.5  # G keeps a few bridges between modes (measured 0.60)
+    assert min(report["recall_per_class"].values()) > 0.5, report  # no mode left uncovered
+
+
+def test_stage2_boundary_samples_are_spread_and_farther_from_the_data_than_g(fitted, split):
+    model, _, _ = fitted
+    report = model.stage_report(split.train)["stage2"]
+    print(report)
+    assert report["B"]["distance_to_data"] > report["G"]["distance_to_data"]
+    assert report["B"]["spread"] > 0.5 * report["data"]["spread"], "B collapsed"
+
+
+def test_score_rises_along_rays_leading_away_from_the_data(fitted):
+    model, _, _ = fitted
+    radius = torch.logspace(torch.log10(torch.tensor(1.3)), 4, 80)  # 1.3 (outside the ring) .. 1e4
+    for angle in torch.linspace(0, 2 * torch.pi, 13)[:-1]:
+        ray = radius[:, None] * torch.stack([angle.cos(), angle.sin()])[None]
+        scores = model.score_samples(ray)
+        assert np.all(np.diff(scores) > 0), (float(angle), scores[:10])
+
+
+def test_far_points_and_holes_are_flagged(fitted):
+    model, _, _ = fitted
+    far = torch.tensor([[5.0, 0.0], [100.0, 0.0], [1e4, 1e4], [-100.0, 100.0], [1e4, 0.0], [0.0, 0.0]])
+    assert model.predict(far).tolist() == [1] * len(far)
 
 
 def test_stage2_boundary_samples_leave_the_modes_but_stay_near_them(fitted):
@@ -113,7 +145,8 @@ def test_api_follows_pyod_conventions(fitted, split):
     assert model.predict(split.val).mean() <= 0.06
     assert np.allclose(model.score_samples(split.test_x.numpy()), scores)
     terms = model.score_terms(split.test_x[:10])
-    assert np.allclose(terms["J"] + terms["fD"], scores[:10], atol=1e-5)
+    kappa = model.config.kappa
+    assert np.allclose(terms["J"] + terms["fD"] + kappa * terms["manifold"], scores[:10], atol=1e-4)
 
 
 def test_save_load_round_trip_gives_identical_scores(fitted, split, tmp_path):
@@ -159,6 +192,40 @@ def test_klwgan_variant_and_manifold_term_train_and_score(split):
     assert np.isfinite(scores).all()
     terms = model.score_terms(split.test_x[:50])
     assert np.allclose(terms["J"] + terms["fD"] + 0.5 * terms["manifold"], scores, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(divergences.NAMES))
+def test_monotone_fd_rises_as_the_critic_finds_x_less_like_the_data(name):
+    """score_form="monotone": fD = E g(C(G')) - g(C(x)) falls as C(x) rises, for every divergence;
+    the paper form with pearson does not (it rises again for C(x) < -2)."""
+    v = torch.linspace(-30, 30, 601, dtype=torch.float64)
+    g = divergences.get(name).g(v)
+    assert torch.all(torch.diff(g) >= 0) and g[-1] > g[0]
+    if name == "pearson":
+        fstar = divergences.get(name).fstar_g(v)
+        assert not torch.all(torch.diff(fstar) >= 0)
+
+
+def test_unit_space_compares_shapes_not_ink():
+    model = OMASGAN(space="unit", blur=1)
+    model.offset_ = -1.0
+    images = torch.rand(4, 1, 8, 8) * 2 - 1
+    faint = (images + 1) * 0.2 - 1  # the same strokes with a fifth of the ink
+    assert torch.allclose(model.embed(images), model.embed(faint), atol=1e-6)
+    assert torch.allclose(model.embed(images).norm(dim=1), torch.ones(4))
+
+
+def test_latent_boundary_starts_as_g_and_trains_only_its_shift(split):
+    model = OMASGAN(**TINY, boundary="latent").fit(split.train[:256], split.val)
+    B = model.networks["B"]
+    assert all(not p.requires_grad for p in B.generator.parameters())
+    assert all(torch.equal(p, q) for p, q in zip(B.generator.parameters(), model.networks["G"].parameters()))
+    z = torch.randn(5, model.config.latent_dim)
+    with torch.no_grad():
+        assert not torch.allclose(B(z), model.networks["G"](z))  # the shift moved off zero
+        torch.nn.init.zeros_(B.shift[-1].weight)
+        torch.nn.init.zeros_(B.shift[-1].bias)
+        assert torch.allclose(B(z), model.networks["G"](z))
 
 
 def test_dcgan_networks_train_and_score_32x32_images():

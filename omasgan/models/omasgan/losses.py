@@ -68,15 +68,18 @@ def boundary_loss(
     variant: str,
     divergence: str,
     temperature: float,
+    embed: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ):
     """L_B = -m(B, G) + lambda d(B, G) + mu s(B, z) -> (total, {"m", "d", "s"}).
 
     m is stage 1's generator loss evaluated on B's samples (for fgan: bound(data, B), so -m has
     the gradient of E_z[f*(g(V(B(z))))]); d = mean_i min_j ||B(z_i) - bank_j||_p^q over the bank
     [Q, D]; s = dispersion(z, B(z)) over all rows. z: [N, Dz]; boundary: [N, ...]; bank: [Q, D].
+    embed(boundary) -> [N, D]: the space of d and s (default: the flattened samples); the bank must
+    already be in it.
     """
     m = generator_loss(v_real, v_boundary, variant, divergence, temperature)
-    flat = boundary.float().reshape(len(boundary), -1)
+    flat = embed(boundary) if embed is not None else boundary.float().reshape(len(boundary), -1)
     d = min_distance(flat, bank, p, q)[0].mean()
     s = dispersion(z.float(), flat, p, q)
     return -m + lambda_d * d + mu * s, {"m": m, "d": d, "s": s}

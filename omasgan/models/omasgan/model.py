@@ -20,14 +20,16 @@ import torch
 from omasgan import distributed, divergences, plots
 from omasgan.bank import draw_bank
 from omasgan.engine import Engine, Stage, frozen, seed_everything
-from omasgan.models.base import Detector, DetectorConfig, check_int, check_number
-from omasgan.models.omasgan import losses
-from omasgan.models.omasgan.networks import build_networks, copy_into
+from omasgan.models.base import Detector, DetectorConfig, as_tensor, check_int, check_number
+from omasgan.models.omasgan import diagnostics, losses
+from omasgan.models.omasgan.networks import BOUNDARIES, build_networks, copy_into, start_boundary
 from omasgan.nets import ARCHITECTURES, is_dcgan_shape
 from omasgan.ops import f_divergence_score, min_distance
 
 BANK_SOURCES = ("generator", "data")
 SCORE_TERMS = ("J", "fD", "manifold")
+SPACES = ("pixel", "unit")
+SCORE_FORMS = ("monotone", "paper")
 
 
 @dataclass
@@ -39,9 +41,25 @@ class OMASGANConfig(DetectorConfig):
     Stage 1: stage1 ("fgan" or "klwgan"), divergence (one of omasgan.divergences.NAMES),
         gradient_penalty (gamma_gp; the penalty's weight is gamma_gp / 2), temperature (KLWGAN T).
     Stage 2: lambda_d (lambda), mu, p, q (the l_p^q of d and s), bank_size (Q), bank_source
-        ("generator": Q samples of G; "data": Q normal training samples).
+        ("generator": Q samples of G; "data": Q normal training samples), boundary ("generator":
+        B is a copy of G trained whole, METHOD.md; "latent": B(z) = G(z + T(z)) with G frozen and
+        only the latent shift T trained, so B's samples stay G-like images).
+    space: where d, s and the manifold term measure distances. "pixel" (METHOD.md): the flattened
+        samples. "unit": each sample minus the training data's minimum (an image's background),
+        scaled to unit l2 norm, so distances compare shapes, not the amount of ink (on pixels, a
+        faint stroke is near every digit and faint noise pays as dispersion). blur: passes of a 3x3
+        binomial filter over image samples ([C, H, W]) before that, so a stroke one pixel over is
+        near, not far (0 = none; ignored for other data).
     Stage 3: alpha, beta. Stage 4: gamma.
-    Score: lambda_s, kappa (manifold term, 0 = off), score_bank_size (Q samples of G').
+    Score: lambda_s, kappa (manifold term, 0 = off), score_bank_size (Q samples of G'),
+        score_bank_source ("generator": the manifold term's bank is Q samples of G', METHOD.md;
+        "data": the normal training samples), score_form ("monotone": fD = E[g(C(G'(z)))] -
+        g(C(x)), which rises as C finds x less like the data, for every divergence, since every g
+        is increasing; "paper": METHOD.md's E[g(C(G'(z)))] - f*(g(C(x))), which with pearson
+        falls again for C(x) < -2). term_bound: the standardised J and fD terms pass through
+        b tanh(t / b) (identity near 0, bounded by +-b) before they are added, so far from the data
+        the unbounded manifold term decides and the score keeps rising along any ray (0 = off,
+        as in METHOD.md).
     Optimisation: epochs per stage (4 ints), steps_per_epoch (a cap on the batches of an epoch:
         None = full passes, an int for every stage, or 4 entries, one per stage), lr, Adam betas.
     """
@@ -61,12 +79,18 @@ class OMASGANConfig(DetectorConfig):
     q: float = 1.0
     bank_size: int = 20000
     bank_source: str = "generator"
+    boundary: str = "generator"
     alpha: float = 0.5
     beta: float = 0.6
     gamma: float = 0.5
     lambda_s: float = 1.0
     kappa: float = 0.0
     score_bank_size: int = 10000
+    score_bank_source: str = "generator"
+    score_form: str = "monotone"
+    space: str = "pixel"
+    blur: int = 0
+    term_bound: float = 0.0
     epochs: tuple = (20, 10, 10, 10)
     steps_per_epoch: int | tuple | None = None
     lr: float = 2e-4
@@ -76,15 +100,18 @@ class OMASGANConfig(DetectorConfig):
         super().__post_init__()
         for name in ("latent_dim", "width", "hidden", "bank_size", "score_bank_size"):
             check_int(self, name, low=1)
+        check_int(self, "blur", low=0)
         if self.stage1 not in losses.STAGE1_VARIANTS:
             raise ValueError(f"stage1 must be one of {', '.join(losses.STAGE1_VARIANTS)}; got {self.stage1!r}")
         if self.divergence not in divergences.NAMES:
             raise ValueError(f"divergence must be one of {', '.join(divergences.NAMES)}; got {self.divergence!r}")
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {', '.join(ARCHITECTURES)}; got {self.architecture!r}")
-        if self.bank_source not in BANK_SOURCES:
-            raise ValueError(f"bank_source must be one of {', '.join(BANK_SOURCES)}; got {self.bank_source!r}")
-        for name in ("gradient_penalty", "lambda_d", "mu", "lambda_s", "kappa"):
+        for name, allowed in (("bank_source", BANK_SOURCES), ("score_bank_source", BANK_SOURCES), ("boundary", BOUNDARIES),
+                              ("space", SPACES), ("score_form", SCORE_FORMS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
+        for name in ("gradient_penalty", "lambda_d", "mu", "lambda_s", "kappa", "term_bound"):
             check_number(self, name, low=0)
         for name in ("alpha", "beta", "gamma"):
             check_number(self, name, low=0, high=1)
@@ -118,12 +145,25 @@ _PRESETS_IMAGES = {
     "paper": dict(width=64, latent_dim=128, batch_size=64, epochs=(20, 10, 10, 10), bank_size=20000,
                   score_bank_size=10000, lr=2e-4),
 }
+# The score settings (chosen on the 2-D set, docs/ and benchmarks/results/experiment-log.md): the
+# manifold term over the normal training data, with J and fD bounded, so far points always score high.
+_SCORE_VECTORS = dict(kappa=1.0, score_bank_source="data", term_bound=3.0)
 _PRESETS_VECTORS = {
     "quick": dict(hidden=128, latent_dim=8, batch_size=128, epochs=(60, 20, 20, 20), bank_size=2000,
-                  score_bank_size=2000, lr=1e-3),
+                  score_bank_size=2000, lr=1e-3, **_SCORE_VECTORS),
     "paper": dict(hidden=256, latent_dim=16, batch_size=128, epochs=(200, 60, 60, 60), bank_size=20000,
-                  score_bank_size=10000, lr=1e-3),
+                  score_bank_size=10000, lr=1e-3, **_SCORE_VECTORS),
 }
+
+
+def binomial_blur(images: torch.Tensor, passes: int) -> torch.Tensor:
+    """[N, C, H, W] -> [N, C, H, W]: `passes` 3x3 binomial ([1, 2, 1] x [1, 2, 1] / 16) filters per
+    channel, zero padding (differentiable)."""
+    row = images.new_tensor([1.0, 2.0, 1.0])
+    kernel = (row[:, None] * row[None, :] / 16).expand(images.shape[1], 1, 3, 3)
+    for _ in range(passes):
+        images = torch.nn.functional.conv2d(images, kernel, padding=1, groups=images.shape[1])
+    return images
 
 
 class OMASGAN(Detector):
@@ -139,6 +179,7 @@ class OMASGAN(Detector):
         self.score_bank: torch.Tensor | str | None = None  # [Qs, D] G'(z_j) (or a .npy path), kept when kappa > 0
         self.score_bank_sharded = False  # True: score_bank is this rank's shard (omasgan.bank)
         self.score_stats: torch.Tensor | None = None  # [3, 2] (mean, std) per SCORE_TERMS on validation
+        self.offset_: float = 0.0  # the training data's minimum, the origin of the "unit" space
 
     @classmethod
     def preset_settings(cls, preset: str, input_shape) -> dict:
@@ -154,11 +195,20 @@ class OMASGAN(Detector):
     def _build(self, input_shape) -> None:
         c = self.config
         nets = build_networks(input_shape, latent_dim=c.latent_dim, width=c.width, hidden=c.hidden,
-                              spectral_norm=c.spectral_norm, architecture=c.architecture)
+                              spectral_norm=c.spectral_norm, architecture=c.architecture, boundary=c.boundary)
         self.networks = {k: v.to(self.device) for k, v in nets.items()}
 
     def _adam(self, name: str) -> torch.optim.Adam:
         return torch.optim.Adam(self.networks[name].parameters(), lr=self.config.lr, betas=self.config.adam_betas)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, ...] -> [B, D] float32: the samples in the space where distances are measured."""
+        unit = self.config.space == "unit"
+        x = x.float() - self.offset_ if unit else x.float()
+        if self.config.blur and x.dim() == 4:
+            x = binomial_blur(x, self.config.blur)
+        flat = x.reshape(len(x), -1)
+        return flat / flat.norm(dim=1, keepdim=True).clamp_min(1e-12) if unit else flat
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """[n, latent_dim] standard normal codes on the model's device."""
@@ -218,13 +268,13 @@ class OMASGAN(Detector):
         stage_data: dict[str, torch.Tensor] = {}
 
         def setup():
-            copy_into(n["B"], n["G"])
+            start_boundary(n["B"], n["G"])
             n["G"].eval()
             if c.bank_source == "generator":
                 bank = self.sample("G", c.bank_size)
             else:
                 bank = train[torch.randperm(len(train))[: c.bank_size]].to(self.device)
-            stage_data["bank"] = bank.reshape(len(bank), -1).contiguous()
+            stage_data["bank"] = self.embed(bank).contiguous()
 
         def step(x):
             z = self.latent(len(x))
@@ -239,7 +289,7 @@ class OMASGAN(Detector):
                     v_boundary = V(boundary)
             loss_b, parts = losses.boundary_loss(
                 v_real, v_boundary, z, boundary, stage_data["bank"], lambda_d=c.lambda_d, mu=c.mu, p=c.p, q=c.q,
-                variant=c.stage1, divergence=c.divergence, temperature=c.temperature,
+                variant=c.stage1, divergence=c.divergence, temperature=c.temperature, embed=self.embed,
             )
             loss_b.backward()
             opt["B"].step()
@@ -314,19 +364,22 @@ class OMASGAN(Detector):
 
     def _fit(self, train: torch.Tensor, val: torch.Tensor, engine: Engine) -> None:
         seed_everything(self.config.seed, self.config.deterministic)
+        self.offset_ = float(train.min())
         self._build(train.shape[1:])
         resumable = {k: v for k, v in dataclasses.asdict(self.config).items() if k not in ("resume", "progress")}
         engine.fit(self.stages(train, engine), self.networks, config=resumable, resume=self.config.resume)
-        self._calibrate(val)
+        self._calibrate(val, train)
 
     # --------------------------------------------------------------------------------- score
     @torch.no_grad()
-    def _calibrate(self, val: torch.Tensor) -> None:
+    def _calibrate(self, val: torch.Tensor, train: torch.Tensor) -> None:
         """Draws the score bank of G' and standardises each score term on validation data."""
         c = self.config
         for net in self.networks.values():
             net.eval()
         self.draw_score_bank(c.score_bank_size)
+        if c.kappa > 0 and c.score_bank_source == "data":
+            self.score_bank = torch.cat([self.embed(b.to(self.device)) for b in train.split(c.score_batch_size)])
         self.score_stats = torch.stack([torch.zeros(3), torch.ones(3)], dim=1).to(self.device)
         raw = torch.cat([self._raw_terms(b.to(self.device)) for b in val.split(c.score_batch_size)])
         std = raw.std(dim=0) if len(raw) > 1 else torch.ones(3, device=raw.device)
@@ -340,24 +393,34 @@ class OMASGAN(Detector):
         for net in self.networks.values():
             net.eval()
         drawn = draw_bank(lambda n, g: self.sample("G_prime", n, g), self.networks["C"], size,
-                          seed=self.config.seed + 7, keep_samples=self.config.kappa > 0, device=self.device,
-                          directory=directory, memory_budget=memory_budget, sharded=sharded, progress=progress)
+                          seed=self.config.seed + 7, device=self.device, directory=directory,
+                          keep_samples=self.config.kappa > 0 and self.config.score_bank_source == "generator",
+                          memory_budget=memory_budget, sharded=sharded, progress=progress, embed=self.embed)
         self.score_bank_values, self.score_bank, self.score_bank_sharded = drawn.values, drawn.samples, drawn.sharded
 
     def _raw_terms(self, x: torch.Tensor) -> torch.Tensor:
         """[B, ...] -> [B, 3] unstandardised (J logit, fD, manifold distance or 0)."""
         n, c = self.networks, self.config
-        fd = f_divergence_score(n["C"](x).float(), self.score_bank_values, c.divergence)
+        v = n["C"](x).float()
+        if c.score_form == "paper":
+            fd = f_divergence_score(v, self.score_bank_values, c.divergence)
+        else:
+            g = divergences.get(c.divergence).g
+            fd = g(self.score_bank_values).mean() - g(v)
         if self.score_bank is not None:
             nearest = distributed.min_distance if self.score_bank_sharded else min_distance
-            manifold = nearest(x.reshape(len(x), -1).float(), self.score_bank, c.p, c.q)[0]
+            manifold = nearest(self.embed(x), self.score_bank, c.p, c.q)[0]
         else:
             manifold = torch.zeros_like(fd)
         return torch.stack([n["J"](x).float(), fd, manifold], dim=1)
 
     def _terms(self, x: torch.Tensor) -> torch.Tensor:
-        """[B, ...] -> [B, 3] standardised terms."""
-        return (self._raw_terms(x) - self.score_stats[:, 0]) / self.score_stats[:, 1]
+        """[B, ...] -> [B, 3] standardised terms (J and fD bounded when term_bound > 0)."""
+        terms = (self._raw_terms(x) - self.score_stats[:, 0]) / self.score_stats[:, 1]
+        b = self.config.term_bound
+        if b > 0:
+            terms = torch.cat([b * torch.tanh(terms[:, :2] / b), terms[:, 2:]], dim=1)
+        return terms
 
     def _score(self, x: torch.Tensor) -> torch.Tensor:
         weights = torch.tensor([1.0, self.config.lambda_s, self.config.kappa], device=x.device)
@@ -366,8 +429,6 @@ class OMASGAN(Detector):
     def score_terms(self, x) -> dict[str, np.ndarray]:
         """The standardised terms of AS for samples [N, ...]: {"J", "fD", "manifold"} -> [N]."""
         self._check_fitted()
-        from omasgan.models.base import as_tensor
-
         x = as_tensor(x)
         for net in self.networks.values():
             net.eval()
@@ -375,18 +436,27 @@ class OMASGAN(Detector):
             terms = torch.cat([self._terms(b.to(self.device)).cpu() for b in x.split(self.config.score_batch_size)])
         return {name: terms[:, i].double().numpy() for i, name in enumerate(SCORE_TERMS)}
 
+    def stage_report(self, data, labels=None) -> dict:
+        """Stage 1's coverage and stage 2's spread and distance on normal `data` [M, ...] (labels [M]
+        optional, for recall per class); see omasgan.models.omasgan.diagnostics."""
+        self._check_fitted()
+        for net in self.networks.values():
+            net.eval()
+        return diagnostics.stage_report(self, as_tensor(data, "data"), labels)
+
     def _extra_state(self) -> dict:
         if self.score_bank_sharded:
             raise RuntimeError("a model with a sharded score bank cannot be saved; redraw it unsharded first")
         bank = self.score_bank.cpu() if isinstance(self.score_bank, torch.Tensor) else self.score_bank
         return {"score_bank_values": self.score_bank_values.cpu(), "score_bank": bank,
-                "score_stats": self.score_stats.cpu()}
+                "score_stats": self.score_stats.cpu(), "offset": self.offset_}
 
     def _load_extra_state(self, state: dict) -> None:
         self.score_bank_values = state["score_bank_values"].to(self.device)
         bank = state["score_bank"]
         self.score_bank = bank.to(self.device) if isinstance(bank, torch.Tensor) else bank  # a tensor, .npy path or None
         self.score_stats = state["score_stats"].to(self.device)
+        self.offset_ = float(state.get("offset", 0.0))
 
     # ------------------------------------------------------------------------------- figures
     def _snapshot(self, path: Path, train: torch.Tensor, generators: tuple[str, ...], contour: bool = False) -> None:
