@@ -23,7 +23,8 @@ from typing import Callable
 from omasgan import data
 from omasgan.compare import add_compare, run_compare
 
-PRESETS = ("quick", "paper")
+# Every model has "quick" (the default, for a CPU) and "paper"; OMASGAN also has "quick-paper" and "large".
+PRESETS = ("quick", "quick-paper", "paper", "large")
 
 
 # ------------------------------------------------------------------------------------ helpers

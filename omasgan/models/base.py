@@ -13,7 +13,7 @@ validation data: either `fit(x, val_data=v)` or a `val_fraction` of x held out b
 A subclass sets `name` and `Config` (a dataclass derived from `DetectorConfig`) and implements:
 
 - `_fit(train, val, engine)`: build and train its networks (in `self.networks`, a dict of
-  nn.Modules) and any other state on `train` [Nt, ...]; `val` [Nv, ...] may be used for
+  nn.Modules, trained on `training_subset(train)`) and any other state on `train` [Nt, ...]; `val` [Nv, ...] may be used for
   calibration (never test data);
 - `_score(x)`: [B, ...] tensor on `self.device` -> [B] scores, under no_grad and eval mode;
 - optionally `_extra_state()` / `_load_extra_state(state)`: tensors and plain types beyond the
@@ -167,10 +167,6 @@ class Detector:
             val = as_tensor(val_data, "val_data")
             if val.shape[1:] != train.shape[1:]:
                 raise ValueError(f"val_data samples have shape {tuple(val.shape[1:])}, train_data's {tuple(train.shape[1:])}")
-        cap = self.config.max_train_samples
-        if cap is not None and len(train) > cap:
-            keep = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.config.seed))[:cap]
-            train = train[keep]
         self.input_shape = tuple(train.shape[1:])
         started = time.perf_counter()
         self._fit(train, val, self.make_engine())
@@ -180,6 +176,14 @@ class Detector:
 
     def _fit(self, train: torch.Tensor, val: torch.Tensor, engine: Engine) -> None:
         raise NotImplementedError
+
+    def training_subset(self, train: torch.Tensor) -> torch.Tensor:
+        """[N, ...] -> the seeded random subset of at most `max_train_samples` rows that networks
+        train on (all of `train` when None). Sample banks of normal data keep the whole of it."""
+        cap = self.config.max_train_samples
+        if cap is None or len(train) <= cap:
+            return train
+        return train[torch.randperm(len(train), generator=torch.Generator().manual_seed(self.config.seed))[:cap]]
 
     # ------------------------------------------------------------------------------ scoring
     def _check_fitted(self) -> None:

@@ -72,7 +72,7 @@ class NearestNeighbour(ShapePresets, Detector):
         if c.space == "critic":
             seed_everything(c.seed, c.deterministic)
             dcgan = build_dcgan(tuple(train.shape[1:]), c, self.device)
-            train_dcgan(dcgan, train, c, engine)
+            train_dcgan(dcgan, self.training_subset(train), c, engine)
             self.networks = {"discriminator": dcgan["discriminator"].eval()}
         with torch.no_grad():
             self.bank = torch.cat([self._embed(b.to(self.device)) for b in batches(train, c.score_batch_size)])

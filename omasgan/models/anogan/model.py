@@ -59,6 +59,7 @@ class AnoGAN(ShapePresets, Detector):
 
     def _fit(self, train: torch.Tensor, val: torch.Tensor, engine: Engine) -> None:
         seed_everything(self.config.seed, self.config.deterministic)
+        train = self.training_subset(train)
         self._build(tuple(train.shape[1:]))
         train_dcgan(self.networks, train, self.config, engine)
 

@@ -63,6 +63,7 @@ class GANomaly(ShapePresets, Detector):
     def _fit(self, train: torch.Tensor, val: torch.Tensor, engine: Engine) -> None:
         c = self.config
         seed_everything(c.seed, c.deterministic)
+        train = self.training_subset(train)
         self._build(tuple(train.shape[1:]))
         gen, disc = self.networks["generator"], self.networks["discriminator"]
         opt_g = torch.optim.Adam(gen.parameters(), lr=c.lr, betas=(c.beta1, 0.999))
