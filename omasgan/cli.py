@@ -157,10 +157,12 @@ def run_score(args) -> int:
     if args.out and distributed.is_main_process():  # under torchrun every rank holds the same scores
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        if out.suffix == ".csv":
-            np.savetxt(out, scores, delimiter=",", header="score", comments="")
-        else:
-            np.save(out, scores)
+        if out.suffix == ".npy":
+            with open(out, "wb") as f:  # np.save(path) would append ".npy" to any other name
+                np.save(f, scores)
+        else:  # CSV: the row index, the score and the validation threshold's verdict
+            table = np.column_stack([np.arange(len(scores)), scores, scores > det.threshold_])
+            np.savetxt(out, table, delimiter=",", header="id,score,is_anomaly", comments="", fmt=["%d", "%.9g", "%d"])
         print(f"scores written to {out}")
     return 0
 
@@ -204,15 +206,17 @@ def run_loo(args) -> int:
 
 def add_demo(p):
     p.add_argument("--out", default="demo", help="folder for the demo's figures and tables")
-    p.add_argument("--digits-class", type=int, default=7, help="the digit left out in the digits run")
+    p.add_argument("--digits-class", default="all", help="the digits left out in the digits runs: 'all', one, or a list like 0,7")
     p.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE", help="override a model setting")
 
 
 def run_demo(args) -> int:
     from omasgan.demo import run
+    from omasgan.evaluation import parse_classes
 
     # The demo's networks are tiny MLPs: one thread is as fast and suffers no contention.
-    run(args.out, digits_class=args.digits_class, threads=args.threads or 1, overrides=parse_settings(args.settings))
+    run(args.out, digits_classes=parse_classes(args.digits_class, "digits"), threads=args.threads or 1,
+        overrides=parse_settings(args.settings))
     return 0
 
 
@@ -220,7 +224,7 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "train": (add_train, run_train, "train one model on one split, report test AUROC, save model.pt"),
     "score": (add_score, run_score, "score samples or a test split with a saved model"),
     "loo": (add_loo, run_loo, "leave-one-out (or one-class) evaluation over classes"),
-    "demo": (add_demo, run_demo, "embedded-data demo: 2-D boundary figure and a digits LOO run"),
+    "demo": (add_demo, run_demo, "embedded-data demo: 2-D boundary figure, digits LOO beside the nearest neighbour"),
     "compare": (add_compare, run_compare, "several models on the same LOO splits: one AUROC table and one bar plot"),
 }
 

@@ -25,7 +25,7 @@ from omasgan.evaluation import (
     MNIST_LOO_KNN_ANCHOR, RESULT_KEYS, parse_classes, read_results, run_loo, write_text,
 )
 
-ROW_KEY = ("dataset", "model", "abnormal_class", "seed")
+ROW_KEY = ("dataset", "split", "model", "preset", "abnormal_class", "seed")
 
 
 def parse_models(spec: str) -> list[str]:
@@ -102,8 +102,8 @@ def merge_results(path: str | Path, rows: list[dict]) -> list[dict]:
     """Adds `rows` to the JSON list at `path` (created if missing): a row with the same dataset,
     model, class and seed replaces the old one, every other row is kept. Returns the list written."""
     path = Path(path)
-    key = lambda r: tuple(r[k] for k in ROW_KEY)  # noqa: E731
-    new = {key(r): {k: r[k] for k in RESULT_KEYS} for r in rows}
+    key = lambda r: tuple(r.get(k) for k in ROW_KEY)  # noqa: E731
+    new = {key(r): {k: r.get(k) for k in RESULT_KEYS} for r in rows}
     merged = [r for r in read_results(path) if key(r) not in new] + list(new.values())
     write_text(path, json.dumps(merged, indent=1) + "\n")
     return merged
@@ -134,7 +134,8 @@ def run_compare(args) -> int:
     if args.from_results:
         rows = [r for f in args.from_results for r in read_results(f)
                 if r["dataset"] == args.dataset and r["model"] in models and r["abnormal_class"] in classes
-                and r["seed"] == args.seed]
+                and r["seed"] == args.seed and r.get("preset", "quick") == args.preset
+                and r.get("split", "test") == "test"]
     else:
         rows = []
         for model in models:
@@ -144,7 +145,7 @@ def run_compare(args) -> int:
                             val_fraction=args.val_fraction, download=not args.no_download, resume=args.resume,
                             overrides={"device": args.device, "progress": not args.no_progress})
     out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "results.json", json.dumps([{k: r[k] for k in RESULT_KEYS} for r in rows], indent=1) + "\n")
+    write_text(out / "results.json", json.dumps([{k: r.get(k) for k in RESULT_KEYS} for r in rows], indent=1) + "\n")
     table = comparison_table(rows, models, classes, args.protocol)
     write_text(out / "compare.md", table)
     if distributed.is_main_process():

@@ -40,7 +40,14 @@ def test_score_a_test_split_and_an_array_file(trained, tmp_path, capsys):
     out = tmp_path / "scores.csv"
     assert cli.main(["score", "--model-path", str(trained / "model.pt"), "--input", str(tmp_path / "x.npy"),
                      "--out", str(out)]) == 0
-    assert np.loadtxt(out, skiprows=1, delimiter=",").shape == (7,)
+    table = np.loadtxt(out, skiprows=1, delimiter=",")
+    assert out.read_text().startswith("id,score,is_anomaly\n") and table.shape == (7, 3)
+    assert cli.main(["score", "--model-path", str(trained / "model.pt"), "--input", str(tmp_path / "x.npy"),
+                     "--out", str(tmp_path / "scores.txt")]) == 0
+    assert (tmp_path / "scores.txt").is_file() and not (tmp_path / "scores.txt.npy").exists()
+    assert cli.main(["score", "--model-path", str(trained / "model.pt"), "--input", str(tmp_path / "x.npy"),
+                     "--out", str(tmp_path / "s.npy")]) == 0
+    assert np.allclose(np.load(tmp_path / "s.npy"), table[:, 1], rtol=1e-6)
 
 
 def test_loo_writes_results_json_md_and_figures(tmp_path, capsys):
@@ -64,7 +71,9 @@ def test_demo_runs_on_embedded_data(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "boundary figure" in printed and str(tmp_path) in printed
     assert (tmp_path / "synthetic" / "boundary.png").is_file()
-    assert (tmp_path / "digits-loo" / "results.md").is_file()
+    assert (tmp_path / "digits-loo" / "omasgan" / "results.md").is_file()
+    assert (tmp_path / "digits-loo" / "knn" / "results.md").is_file()
+    assert "pixel kNN AUROC" in printed and "**mean**" in printed
 
 
 @pytest.mark.parametrize(

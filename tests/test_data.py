@@ -35,6 +35,30 @@ def test_digits_loo_split_leaves_the_class_out():
     assert len(split.val) == round(0.05 * len(normal))
 
 
+def test_dev_protocol_never_reads_the_test_split(monkeypatch):
+    original = data.load_digits
+
+    def training_split_only(train, *args, **kwargs):
+        assert train, "the development protocol read the test split"
+        return original(train, *args, **kwargs)
+
+    monkeypatch.setattr(data, "load_digits", training_split_only)
+    split = data.make_split("digits", 3, dev=True)
+    train_x, train_labels = original(train=True)
+    flat = lambda t: t.reshape(len(t), -1)  # noqa: E731
+    # The dev test set is a held-out DEV_FRACTION of the training split, every class, label 1 = 3.
+    assert len(split.test_x) == round(data.DEV_FRACTION * len(train_x))
+    assert torch.cdist(flat(split.test_x), flat(train_x)).min(dim=1).values.max() == 0
+    held_labels = train_labels[torch.cdist(flat(split.test_x), flat(train_x)).argmin(dim=1)]
+    assert torch.equal(split.test_y, (held_labels == 3).long()) and len(held_labels.unique()) == 10
+    # Training and validation images are neither 3s nor held-out images.
+    for part in (split.train, split.val):
+        assert torch.cdist(flat(part), flat(split.test_x)).min() > 0
+    assert (split.train_labels != 3).all() and len(split.train_labels) == len(split.train)
+    # One fixed draw: the same dev set for every seed.
+    assert torch.equal(data.make_split("digits", 3, dev=True, seed=1).test_x, split.test_x)
+
+
 def test_one_class_protocol_keeps_only_the_normal_class():
     split = data.make_split("digits", 5, protocol="one_class")
     _, test_labels = data.load_digits(train=False)

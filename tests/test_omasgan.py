@@ -228,6 +228,13 @@ def test_latent_boundary_starts_as_g_and_trains_only_its_shift(split):
         assert torch.allclose(B(z), model.networks["G"](z))
 
 
+def test_networks_train_on_the_capped_subset_but_the_bank_keeps_every_normal_sample(split):
+    model = OMASGAN(**TINY, max_train_samples=100, kappa=1.0, score_bank_source="data")
+    model.fit(split.train[:300], split.val)
+    assert model.score_bank.shape == (300, 2)
+    assert len(model.training_subset(split.train[:300])) == 100
+
+
 def test_dcgan_networks_train_and_score_32x32_images():
     images = torch.rand(24, 1, 32, 32) * 2 - 1
     model = OMASGAN(**{**TINY, "width": 4, "latent_dim": 8, "batch_size": 8}, architecture="dcgan")

@@ -426,7 +426,9 @@ class OMASGAN(Detector):
                           seed=self.config.seed + 7, device=self.device, directory=directory,
                           keep_samples=self.config.kappa > 0 and self.config.score_bank_source == "generator",
                           memory_budget=memory_budget, sharded=sharded, progress=progress, embed=self.embed)
-        self.score_bank_values, self.score_bank, self.score_bank_sharded = drawn.values, drawn.samples, drawn.sharded
+        self.score_bank_values = drawn.values
+        if self.config.score_bank_source == "generator":  # a bank of normal data is kept as it is
+            self.score_bank, self.score_bank_sharded = drawn.samples, drawn.sharded
 
     def _raw_terms(self, x: torch.Tensor) -> torch.Tensor:
         """[B, ...] -> [B, 3] unstandardised (J logit, fD, manifold distance or 0)."""
