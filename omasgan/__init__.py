@@ -1,14 +1,25 @@
-"""omasgan: GAN-based anomaly detection (OMASGAN, GANomaly, AnoGAN) on fused kernels."""
+"""omasgan: GAN-based anomaly detection (OMASGAN, GANomaly, AnoGAN) on fused kernels.
+
+    import omasgan
+    det = omasgan.OMASGAN(contamination=0.05).fit(X)      # PyOD's interface, scikit-learn estimators
+    det.decision_function(X_new); det.predict(X_new)
+    det.save("model.pt"); omasgan.load("model.pt")
+"""
 from omasgan import divergences, ops
 
 __version__ = "0.1.0"
-__all__ = ["OMASGAN", "divergences", "ops", "__version__"]
+_DETECTORS = {"OMASGAN": "omasgan", "GANomaly": "ganomaly", "AnoGAN": "anogan", "NearestNeighbour": "knn"}
+__all__ = [*_DETECTORS, "load", "divergences", "ops", "__version__"]
 
 
 def __getattr__(name):
-    # The models pull in the networks, the engine and matplotlib: import them on first use only.
-    if name == "OMASGAN":
-        from omasgan.models.omasgan import OMASGAN
+    # The models pull in the networks, the engine, scikit-learn and matplotlib: import them on first use.
+    if name in _DETECTORS:
+        from omasgan.models import get_model
 
-        return OMASGAN
+        return get_model(_DETECTORS[name])
+    if name == "load":
+        from omasgan.models import load
+
+        return load
     raise AttributeError(f"module 'omasgan' has no attribute {name!r}")

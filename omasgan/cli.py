@@ -1,30 +1,42 @@
-"""The `omasgan` command line: train, score, loo, compare, demo.
+"""The `omasgan` command line: train, score, loo, compare, demo, settings, export.
 
     omasgan train --dataset mnist --data-root DIR --abnormal-class 0 --preset quick --out runs/m0
+    omasgan train --input my_images/ --model omasgan --out runs/mine        (your own normal data)
+    omasgan score --model-path runs/mine/model.pt --input new_images/ --out scores.csv
     omasgan score --model-path runs/m0/model.pt --dataset mnist --data-root DIR --abnormal-class 0
-    omasgan score --model-path runs/m0/model.pt --input samples.npy --out scores.npy
     omasgan loo   --dataset mnist --data-root DIR --abnormal-class all --model omasgan --preset quick --out DIR
     omasgan compare --dataset mnist --data-root DIR --models omasgan,ganomaly,anogan,knn --abnormal-class all --out DIR
     omasgan demo  [--out demo]
+    omasgan settings [--model omasgan] [--preset quick]
+    omasgan export --model-path runs/m0/model.pt --out model.onnx
     torchrun --nproc-per-node K -m omasgan score ...   (sharded bank; see README "Scaling out")
 
-Commands live in `COMMANDS` (name -> (add_arguments, run)); other modules may register more.
-Model settings beyond the preset: `--set key=value` (repeatable), e.g. `--set lambda_d=2 --set epochs=[4,2,2,2]`.
+Commands live in `COMMANDS` (name -> (add_arguments, run, help)). Model settings, lowest priority
+first: the preset, `--config FILE` (YAML or JSON), `--set key=value` (repeatable), e.g.
+`--set lambda_d=2 --set epochs=[4,2,2,2]`. The parser imports nothing heavy: each command imports
+what it needs when it runs.
 """
 from __future__ import annotations
 
 import argparse
 import ast
+import json
 import os
 import sys
 from pathlib import Path
 from typing import Callable
 
-from omasgan import data
-from omasgan.compare import add_compare, run_compare
-
+# The built-in datasets, protocols and models (checked against omasgan.data / omasgan.models by a test;
+# spelled out here so `omasgan --help` does not import torch's model stack).
+DATASETS = ("mnist", "fashion_mnist", "cifar10", "digits", "synthetic")
+PROTOCOLS = ("loo", "one_class")
+MODEL_NAMES = ("anogan", "ganomaly", "knn", "omasgan")
 # Every model has "quick" (the default, for a CPU) and "paper"; OMASGAN also has "quick-paper" and "large".
 PRESETS = ("quick", "quick-paper", "paper", "large")
+
+
+class CommandError(ValueError):
+    """A bad command line: printed as one line, exit status 2."""
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -33,8 +45,8 @@ def parse_settings(pairs: list[str] | None) -> dict:
     settings = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set expects key=value, got {pair!r}")
+        if not sep or not key.strip():
+            raise CommandError(f"--set expects key=value, got {pair!r}")
         try:
             settings[key.strip()] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
@@ -42,129 +54,198 @@ def parse_settings(pairs: list[str] | None) -> dict:
     return settings
 
 
-def _add_data_args(p: argparse.ArgumentParser, classes_help: str) -> None:
-    p.add_argument("--dataset", required=True, choices=data.DATASETS)
+def read_config(path: str | None) -> dict:
+    """--config FILE: a mapping of model settings, optionally with "model" and "preset" (YAML or JSON)."""
+    if path is None:
+        return {}
+    file = Path(path)
+    if not file.is_file():
+        raise CommandError(f"--config {file} does not exist")
+    text = file.read_text()
+    try:
+        if file.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            loaded = yaml.safe_load(text)
+        else:
+            loaded = json.loads(text)
+    except Exception as err:  # yaml and json raise their own error types
+        raise CommandError(f"--config {file} is not valid {'YAML' if file.suffix.lower() in ('.yaml', '.yml') else 'JSON'}: "
+                           f"{str(err).splitlines()[0]}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise CommandError(f"--config {file} must hold a mapping of settings, got a {type(loaded).__name__}")
+    return loaded
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, metavar="FILE", help="model settings from a YAML or JSON file")
+    p.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE",
+                   help="override a model setting (after the preset and --config)")
+
+
+def _add_data_args(p: argparse.ArgumentParser, classes_help: str, required: bool = True) -> None:
+    p.add_argument("--dataset", required=required, default=None, choices=DATASETS)
     p.add_argument("--data-root", default=None, help="torchvision data folder (MNIST, Fashion-MNIST, CIFAR-10)")
     p.add_argument("--abnormal-class", default=None, help=classes_help)
-    p.add_argument("--protocol", default="loo", choices=data.PROTOCOLS)
+    p.add_argument("--protocol", default="loo", choices=PROTOCOLS)
     p.add_argument("--no-download", action="store_true", help="never try to download missing data")
 
 
-def _add_model_args(p: argparse.ArgumentParser) -> None:
-    from omasgan.models import MODELS
-
-    p.add_argument("--model", default="omasgan", choices=sorted(MODELS))
-    p.add_argument("--preset", default="quick", choices=PRESETS)
+def _add_model_args(p: argparse.ArgumentParser, models: bool = False) -> None:
+    if models:
+        p.add_argument("--models", default="omasgan,ganomaly,anogan,knn", help="comma list of registered models")
+    else:
+        p.add_argument("--model", default=None, choices=MODEL_NAMES, help="default: omasgan (or the --config file's)")
+    p.add_argument("--preset", default=None, choices=PRESETS, help="default: quick (or the --config file's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE", help="override a model setting")
-    p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
+    _add_config_args(p)
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoints")
+    p.add_argument("--overwrite", action="store_true", help="replace the run --out holds")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def _split(args) -> data.ADSplit:
+def _model_choice(args) -> tuple[str, str, dict]:
+    """(model, preset, settings): --model/--preset over the --config file's, --set over its settings."""
+    config = read_config(args.config)
+    file_model, file_preset = config.pop("model", None), config.pop("preset", None)
+    model = getattr(args, "model", None) or file_model or "omasgan"
+    preset = args.preset or file_preset or "quick"
+    if model not in MODEL_NAMES:
+        raise CommandError(f"model in --config must be one of {', '.join(MODEL_NAMES)}; got {model!r}")
+    if preset not in PRESETS:
+        raise CommandError(f"preset in --config must be one of {', '.join(PRESETS)}; got {preset!r}")
+    return model, preset, {**config, **parse_settings(args.settings)}
+
+
+def _runtime(args) -> dict:
+    return {"device": args.device, "progress": not args.no_progress}
+
+
+def _check_out_folder(out: str) -> None:
+    """--out must be a folder (refused before any training when it names a file)."""
+    if Path(out).exists() and not Path(out).is_dir():
+        raise CommandError(f"--out {out} is a file; give a folder for the run")
+
+
+def _split(args, seed: int):
+    from omasgan import data
+
     if args.dataset == "synthetic":
         target = None
     elif args.abnormal_class is None:
-        raise ValueError(f"--abnormal-class is required for {args.dataset}")
+        raise CommandError(f"--abnormal-class is required for {args.dataset}")
     else:
         try:
             target = int(args.abnormal_class)
         except ValueError:
-            raise ValueError(f"--abnormal-class must be a class number here, got {args.abnormal_class!r}") from None
+            raise CommandError(f"--abnormal-class must be a class number here, got {args.abnormal_class!r}") from None
     return data.make_split(args.dataset, target, root=args.data_root, protocol=args.protocol,
-                           seed=getattr(args, "seed", 0), download=not args.no_download)
-
-
-def _overrides(args) -> dict:
-    return {**parse_settings(args.settings), "device": args.device, "progress": not args.no_progress}
+                           seed=seed, download=not args.no_download)
 
 
 # ----------------------------------------------------------------------------------- commands
 def add_train(p):
-    _add_data_args(p, "the left-out class (loo) or the normal class (one_class)")
+    _add_data_args(p, "the left-out class (loo) or the normal class (one_class)", required=False)
+    p.add_argument("--input", default=None, metavar="PATH",
+                   help="train on your own normal data: a folder of images, a .npy/.pt array or a CSV of features")
+    p.add_argument("--image-size", type=int, default=32, help="--input images are resized to this square size")
+    p.add_argument("--channels", default="auto", choices=("auto", "1", "3"), help="--input images: grey (1) or RGB (3)")
     _add_model_args(p)
-    p.add_argument("--out", required=True, help="run folder: checkpoint.pt, metrics.jsonl, figures, model.pt")
+    p.add_argument("--out", required=True, help="run folder: checkpoint.pt, metrics.jsonl, settings.json, figures, model.pt")
 
 
 def run_train(args) -> int:
-    from omasgan.evaluation import evaluate_split
+    from omasgan import evaluation
 
-    split = _split(args)
-    print(split.describe())
-    row, _, det = evaluate_split(split, args.model, args.preset, args.seed, args.out,
-                                 {**_overrides(args), "resume": args.resume})
-    print(f"trained in {row['train_seconds']:.0f} s; validation threshold {det.threshold_:.4g}; "
-          f"test AUROC {row['auroc']:.3f}, AUPRC {row['auprc']:.3f}")
-    print(f"model saved to {Path(args.out) / 'model.pt'}")
+    if (args.input is None) == (args.dataset is None):
+        raise CommandError("give exactly one of --dataset NAME or --input PATH")
+    _check_out_folder(args.out)
+    model, preset, settings = _model_choice(args)
+    runtime = {**_runtime(args), "resume": args.resume, "overwrite": args.overwrite}
+    if args.input is not None:
+        from omasgan.inputs import read_input
+
+        channels = args.channels if args.channels == "auto" else int(args.channels)
+        inputs = read_input(args.input, image_size=args.image_size, channels=channels)
+        print(f"{len(inputs.x)} samples of shape {tuple(inputs.x.shape[1:])} from {inputs.source}")
+        det = evaluation.train_on(inputs, model, preset, args.seed, args.out, {**settings, **runtime})
+        flagged = det.predict(inputs.x).mean()
+        print(f"trained in {det.train_seconds_:.0f} s; threshold {det.threshold_:.4g} (contamination "
+              f"{det.config.contamination}); {100 * flagged:.1f}% of the training samples score above it")
+    else:
+        split = _split(args, args.seed)
+        print(split.describe())
+        result = evaluation.evaluate_split(split, model, preset, args.seed, args.out, {**settings, **runtime})
+        det = result.detector
+        print(f"trained in {result.row['train_seconds']:.0f} s; threshold {det.threshold_:.4g}; "
+              f"test AUROC {result.row['auroc']:.3f}, AUPRC {result.row['auprc']:.3f}")
+    print(f"model saved to {Path(args.out) / 'model.pt'}; settings in {Path(args.out) / 'settings.json'}")
     return 0
 
 
 def add_score(p):
     p.add_argument("--model-path", required=True, help="a model.pt written by `omasgan train` or `save`")
-    p.add_argument("--input", default=None, help=".npy or .pt array [N, ...] to score (instead of --dataset)")
-    p.add_argument("--dataset", default=None, choices=data.DATASETS, help="score this dataset's test split")
-    p.add_argument("--data-root", default=None)
-    p.add_argument("--abnormal-class", default=None)
-    p.add_argument("--protocol", default="loo", choices=data.PROTOCOLS)
-    p.add_argument("--no-download", action="store_true")
+    p.add_argument("--input", default=None, metavar="PATH",
+                   help="a folder of images, a .npy/.pt array [N, ...] or a CSV of features to score")
+    _add_data_args(p, "the left-out class (loo) or the normal class (one_class)", required=False)
     p.add_argument("--device", default="auto")
-    p.add_argument("--out", default=None, help="write the scores here (.npy; .csv for text)")
+    p.add_argument("--out", default=None,
+                   help="write the scores here: .npy (the scores), else CSV with columns id,score,is_anomaly")
     p.add_argument("--bank-size", type=int, default=None, metavar="Q",
                    help="redraw the score bank with Q samples of G' (omasgan); under torchrun each rank draws a shard")
     p.add_argument("--bank-dir", default=None,
                    help="folder for a score bank too large for memory (default: a temporary folder, removed after)")
 
 
-def _load_array(path: str):
-    import numpy as np
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"--input {path} does not exist")
-    if path.suffix == ".npy":
-        return np.load(path)
-    if path.suffix == ".pt":
-        return torch.load(path, map_location="cpu", weights_only=True)
-    raise ValueError(f"--input must be a .npy or .pt file, got {path.name}")
-
-
 def run_score(args) -> int:
     import numpy as np
 
     from omasgan import distributed
-    from omasgan.evaluation import metrics
-    from omasgan.models.base import Detector
+    from omasgan.models import load
 
     if (args.input is None) == (args.dataset is None):
-        raise ValueError("give exactly one of --input FILE or --dataset NAME")
-    det = Detector.load(args.model_path, device=args.device, progress=False)
+        raise CommandError("give exactly one of --input PATH or --dataset NAME")
+    if args.out and Path(args.out).is_dir():
+        raise CommandError(f"--out {args.out} is a folder; give a file name (.npy or .csv)")
+    if args.bank_size is not None and args.bank_size < 1:
+        raise CommandError(f"--bank-size must be >= 1, got {args.bank_size}")
+    det = load(args.model_path, device=args.device, progress=False)
     if args.bank_size is not None:
         _redraw_score_bank(det, args.bank_size, args.bank_dir)
     if args.input is not None:
-        x, y = _load_array(args.input), None
+        from omasgan.inputs import read_input
+
+        inputs = read_input(args.input, preprocessing=det.preprocessing_)
+        x, ids, y = inputs.x, inputs.ids, None
     else:
-        args.seed = det.config.seed
-        split = _split(args)
-        x, y = split.test_x, split.test_y.numpy()
-    scores = det.score_samples(x)
-    flagged = int((scores > det.threshold_).sum())
-    print(f"scored {len(scores)} samples: {flagged} above the validation threshold {det.threshold_:.4g}")
+        split = _split(args, det.config.seed)
+        x, ids, y = split.test_x, [str(i) for i in range(len(split.test_x))], split.test_y.numpy()
+    scores = det.decision_function(x)
+    flagged = scores > det.threshold_
+    print(f"scored {len(scores)} samples: {int(flagged.sum())} above the threshold {det.threshold_:.4g}")
     if y is not None:
+        from omasgan.evaluation import metrics
+
         m = metrics(y, scores)
         print(f"test AUROC {m['auroc']:.3f}, AUPRC {m['auprc']:.3f}")
     if args.out and distributed.is_main_process():  # under torchrun every rank holds the same scores
+        from omasgan.checkpoint import atomic_write
+
         out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix == ".npy":
-            with open(out, "wb") as f:  # np.save(path) would append ".npy" to any other name
-                np.save(f, scores)
-        else:  # CSV: the row index, the score and the validation threshold's verdict
-            table = np.column_stack([np.arange(len(scores)), scores, scores > det.threshold_])
-            np.savetxt(out, table, delimiter=",", header="id,score,is_anomaly", comments="", fmt=["%d", "%.9g", "%d"])
+            atomic_write(out, lambda f: np.save(f, scores))  # np.save(path) would append ".npy" to other names
+        else:
+            lines = ["id,score,is_anomaly"] + [f"{_csv_field(i)},{s:.9g},{int(a)}" for i, s, a in zip(ids, scores, flagged)]
+            atomic_write(out, lambda f: f.write(("\n".join(lines) + "\n").encode()))
         print(f"scores written to {out}")
     return 0
+
+
+def _csv_field(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
 
 
 def _redraw_score_bank(det, size: int, bank_dir: str | None) -> None:
@@ -172,7 +253,7 @@ def _redraw_score_bank(det, size: int, bank_dir: str | None) -> None:
     import tempfile
 
     if not hasattr(det, "draw_score_bank"):
-        raise ValueError(f"--bank-size applies to models with a score bank (omasgan), not {det.name!r}")
+        raise CommandError(f"--bank-size applies to models with a score bank (omasgan), not {det.name!r}")
     with tempfile.TemporaryDirectory(prefix="omasgan-bank-") as scratch:
         det.draw_score_bank(size, sharded=True, directory=bank_dir or scratch, progress=True)
         if isinstance(det.score_bank, str) and bank_dir is None:
@@ -194,18 +275,49 @@ def add_loo(p):
 def run_loo(args) -> int:
     from omasgan.evaluation import parse_classes, results_table, run_loo as loo
 
+    _check_out_folder(args.out)
+    model, preset, settings = _model_choice(args)
     classes = parse_classes(args.abnormal_class or "all", args.dataset)
-    rows = loo(args.dataset, classes, model=args.model, preset=args.preset, out=args.out, root=args.data_root,
+    rows = loo(args.dataset, classes, model=model, preset=preset, out=args.out, root=args.data_root,
                seed=args.seed, protocol=args.protocol, val_fraction=args.val_fraction,
-               overrides=_overrides(args), download=not args.no_download, resume=args.resume, dev=args.dev)
+               overrides={**settings, **_runtime(args), "overwrite": args.overwrite},
+               download=not args.no_download, resume=args.resume, dev=args.dev)
     print(results_table(rows, args.protocol))
     print(f"results: {Path(args.out) / 'results.json'}, {Path(args.out) / 'results.md'}, "
           f"{Path(args.out) / 'roc.png'}, {Path(args.out) / 'histograms.png'}")
     return 0
 
 
+def add_compare(p):
+    _add_data_args(p, "'all', one class, or a comma list such as 0,3")
+    _add_model_args(p, models=True)
+    p.add_argument("--val-fraction", type=float, default=0.05)
+    p.add_argument("--out", required=True, help="folder for results.json, compare.md, compare.png and <model>/ runs")
+    p.add_argument("--from-results", action="append", metavar="FILE",
+                   help="tabulate the rows of this results.json instead of training (repeatable)")
+    p.add_argument("--merge-into", metavar="FILE", help="also add the rows to this shared results list")
+
+
+def run_compare(args) -> int:
+    from omasgan import compare
+
+    _check_out_folder(args.out)
+    _, preset, settings = _model_choice(args)
+    for path in args.from_results or []:
+        if not Path(path).is_file():
+            raise CommandError(f"--from-results {path} does not exist")
+    table = compare.compare(
+        args.dataset, compare.parse_models(args.models), args.abnormal_class or "all", out=args.out, preset=preset,
+        seed=args.seed, protocol=args.protocol, root=args.data_root, val_fraction=args.val_fraction,
+        overrides={**settings, **_runtime(args), "overwrite": args.overwrite}, download=not args.no_download,
+        resume=args.resume, from_results=args.from_results, merge_into=args.merge_into)
+    print(table)
+    print(f"written: {Path(args.out) / 'compare.md'}, {Path(args.out) / 'compare.png'}, {Path(args.out) / 'results.json'}")
+    return 0
+
+
 def add_demo(p):
-    p.add_argument("--out", default="demo", help="folder for the demo's figures and tables")
+    p.add_argument("--out", default="demo", help="folder for the demo's figures and tables (rewritten each run)")
     p.add_argument("--digits-class", default="all", help="the digits left out in the digits runs: 'all', one, or a list like 0,7")
     p.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE", help="override a model setting")
 
@@ -214,23 +326,73 @@ def run_demo(args) -> int:
     from omasgan.demo import run
     from omasgan.evaluation import parse_classes
 
+    _check_out_folder(args.out)
     # The demo's networks are tiny MLPs: one thread is as fast and suffers no contention.
     run(args.out, digits_classes=parse_classes(args.digits_class, "digits"), threads=args.threads or 1,
         overrides=parse_settings(args.settings))
     return 0
 
 
-COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
-    "train": (add_train, run_train, "train one model on one split, report test AUROC, save model.pt"),
-    "score": (add_score, run_score, "score samples or a test split with a saved model"),
+def add_settings(p):
+    p.add_argument("--model", default=None, choices=MODEL_NAMES, help="only this model (default: all)")
+    p.add_argument("--preset", default=None, choices=PRESETS, help="also show this preset's values")
+    p.add_argument("--shape", default="1,32,32", help="sample shape the preset is for, e.g. 1,32,32 or 2")
+
+
+def run_settings(args) -> int:
+    from omasgan.models import MODELS
+    from omasgan.settings import describe
+
+    try:
+        shape = tuple(int(s) for s in args.shape.split(","))
+    except ValueError:
+        raise CommandError(f"--shape must be a comma list of ints such as 1,32,32; got {args.shape!r}") from None
+    for name in [args.model] if args.model else sorted(MODELS):
+        print(describe(MODELS[name], preset=args.preset, input_shape=shape))
+    return 0
+
+
+def add_export(p):
+    p.add_argument("--model-path", required=True, help="a model.pt written by `omasgan train` or `save`")
+    p.add_argument("--out", required=True, help="the ONNX file to write, e.g. model.onnx")
+    p.add_argument("--check", action="store_true", help="compare onnxruntime's scores with decision_function")
+
+
+def run_export(args) -> int:
+    from omasgan.export import check_onnx, export_onnx
+    from omasgan.models import load
+
+    if Path(args.out).is_dir():
+        raise CommandError(f"--out {args.out} is a folder; give a file name such as model.onnx")
+    det = load(args.model_path, device="cpu", progress=False)
+    path = export_onnx(det, args.out)
+    print(f"{det.name} exported to {path}: input 'x' [N, {', '.join(map(str, det.input_shape_))}] float32 "
+          "-> output 'score' [N] (decision_function: higher = more abnormal)")
+    if args.check:
+        print(f"onnxruntime vs decision_function: max relative difference {check_onnx(det, path):.2e}")
+    return 0
+
+
+COMMANDS: dict[str, tuple[Callable, Callable, str]] = {  # name -> (add_arguments, run, help)
+    "train": (add_train, run_train, "train one model on a built-in split or your own data; save model.pt"),
+    "score": (add_score, run_score, "score images, an array, a CSV or a test split with a saved model"),
     "loo": (add_loo, run_loo, "leave-one-out (or one-class) evaluation over classes"),
     "demo": (add_demo, run_demo, "embedded-data demo: 2-D boundary figure, digits LOO beside the nearest neighbour"),
     "compare": (add_compare, run_compare, "several models on the same LOO splits: one AUROC table and one bar plot"),
+    "settings": (add_settings, run_settings, "list the models, their presets and every setting with its default"),
+    "export": (add_export, run_export, "export a saved model's decision_function to ONNX"),
 }
+
+
+def _version() -> str:
+    from omasgan import __version__
+
+    return __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="omasgan", description="GAN-based anomaly detection (OMASGAN and baselines)")
+    parser.add_argument("--version", action="version", version=f"omasgan {_version()}")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (add, _, help_text) in COMMANDS.items():
@@ -241,23 +403,30 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        parser.exit(2, f"omasgan: error: --threads must be >= 1, got {args.threads}\n")
     from omasgan import distributed
 
     if distributed.init_from_env() and not distributed.is_main_process():  # torchrun: rank 0 reports
         sys.stdout = open(os.devnull, "w")
-    from omasgan.engine import CheckpointError
-
     completed = False
     try:
-        if getattr(args, "threads", None):
+        if args.threads:
             import torch
 
             torch.set_num_threads(args.threads)
         status = COMMANDS[args.command][1](args)
         completed = True
         return status
-    except (ValueError, TypeError, FileNotFoundError, CheckpointError) as err:
-        parser.exit(2, f"omasgan {args.command}: error: {err}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, f"omasgan {args.command}: interrupted; a run resumes from its last checkpoint with --resume\n")
+    except Exception as err:  # one line, never a traceback (OMASGAN_TRACEBACK=1 shows it)
+        if os.environ.get("OMASGAN_TRACEBACK") == "1":
+            raise
+        expected = isinstance(err, (ValueError, TypeError, OSError, RuntimeError))
+        kind = "" if expected else f"{type(err).__name__}: "
+        message = " ".join(str(err).split()) or type(err).__name__
+        parser.exit(2 if expected else 1, f"omasgan {args.command}: error: {kind}{message}\n")
     finally:
         distributed.shutdown(completed)
 

@@ -20,7 +20,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from omasgan import distributed
+from omasgan import distributed, plots
 from omasgan.evaluation import (
     MNIST_LOO_KNN_ANCHOR, RESULT_KEYS, parse_classes, read_results, run_loo, write_text,
 )
@@ -69,35 +69,6 @@ def comparison_table(rows: list[dict], models: Sequence[str], classes: Sequence[
     return "\n".join(lines) + "\n"
 
 
-def comparison_plot(rows: list[dict], models: Sequence[str], classes: Sequence[int], path: str | Path, title: str = "") -> Path:
-    """Grouped bars: AUROC per class and model, and the mean over classes as the last group."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    grid = auroc_grid(rows, models, classes)
-    values = np.vstack([grid, np.nanmean(grid, axis=0, keepdims=True)]) if len(classes) else grid
-    labels = [str(c) for c in classes] + ["mean"]
-    width = 0.8 / len(models)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.28 * len(labels) * len(models) + 1.5, 3.6))
-    positions = np.arange(len(labels))
-    for j, model in enumerate(models):
-        ax.bar(positions + (j - (len(models) - 1) / 2) * width, np.nan_to_num(values[:, j]), width, label=model)
-    ax.axhline(0.5, color="k", ls="--", lw=0.8)
-    ax.set_xticks(positions, labels)
-    ax.set_xlabel("left-out (anomalous) class")
-    ax.set_ylabel("test AUROC")
-    ax.set_ylim(0, 1)
-    ax.legend(fontsize=8, ncols=len(models), loc="upper center", bbox_to_anchor=(0.5, -0.18))
-    ax.set_title(title)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
-
-
 def merge_results(path: str | Path, rows: list[dict]) -> list[dict]:
     """Adds `rows` to the JSON list at `path` (created if missing): a row with the same dataset,
     model, class and seed replaces the old one, every other row is kept. Returns the list written."""
@@ -109,50 +80,31 @@ def merge_results(path: str | Path, rows: list[dict]) -> list[dict]:
     return merged
 
 
-# ---------------------------------------------------------------------------------------- CLI
-def add_compare(p) -> None:
-    from omasgan.cli import PRESETS, _add_data_args
-
-    _add_data_args(p, "'all', one class, or a comma list such as 0,3")
-    p.add_argument("--models", default="omasgan,ganomaly,anogan,knn", help="comma list of registered models")
-    p.add_argument("--preset", default="quick", choices=PRESETS)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--val-fraction", type=float, default=0.05)
-    p.add_argument("--out", required=True, help="folder for results.json, compare.md, compare.png and <model>/ runs")
-    p.add_argument("--resume", action="store_true", help="reuse finished classes and checkpoints in --out")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("--from-results", action="append", metavar="FILE",
-                   help="tabulate the rows of this results.json instead of training (repeatable)")
-    p.add_argument("--merge-into", metavar="FILE", help="also add the rows to this shared results list")
-
-
-def run_compare(args) -> int:
-    models = parse_models(args.models)
-    classes = parse_classes(args.abnormal_class or "all", args.dataset)
-    out = Path(args.out)
-    if args.from_results:
-        rows = [r for f in args.from_results for r in read_results(f)
-                if r["dataset"] == args.dataset and r["model"] in models and r["abnormal_class"] in classes
-                and r["seed"] == args.seed and r.get("preset", "quick") == args.preset
-                and r.get("split", "test") == "test"]
+def compare(dataset: str, models: Sequence[str], classes: str | Sequence[int] = "all", *, out: str | Path,
+            preset: str = "quick", seed: int = 0, protocol: str = "loo", root=None, val_fraction: float = 0.05,
+            overrides: dict | None = None, download: bool = True, resume: bool = False,
+            from_results: Sequence[str | Path] | None = None, merge_into: str | Path | None = None) -> str:
+    """Runs `run_loo` for each model into out/<model>/ (or, with `from_results`, tabulates rows
+    already measured), writes out/results.json, compare.md and compare.png, and returns the table."""
+    classes = parse_classes(classes, dataset) if isinstance(classes, str) else list(classes)
+    out = Path(out)
+    if from_results:
+        rows = [r for f in from_results for r in read_results(f)
+                if r["dataset"] == dataset and r["model"] in models and r["abnormal_class"] in classes
+                and r["seed"] == seed and r.get("preset", "quick") == preset and r.get("split", "test") == "test"]
     else:
         rows = []
         for model in models:
             print(f"== {model}")
-            rows += run_loo(args.dataset, classes, model=model, preset=args.preset, out=out / model,
-                            root=args.data_root, seed=args.seed, protocol=args.protocol,
-                            val_fraction=args.val_fraction, download=not args.no_download, resume=args.resume,
-                            overrides={"device": args.device, "progress": not args.no_progress})
+            rows += run_loo(dataset, classes, model=model, preset=preset, out=out / model, root=root, seed=seed,
+                            protocol=protocol, val_fraction=val_fraction, download=download, resume=resume,
+                            overrides=overrides)
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "results.json", json.dumps([{k: r.get(k) for k in RESULT_KEYS} for r in rows], indent=1) + "\n")
-    table = comparison_table(rows, models, classes, args.protocol)
+    table = comparison_table(rows, models, classes, protocol)
     write_text(out / "compare.md", table)
     if distributed.is_main_process():
-        comparison_plot(rows, models, classes, out / "compare.png",
-                        f"{args.dataset} {args.protocol}, preset {args.preset}: test AUROC")
-    if args.merge_into:
-        merge_results(args.merge_into, rows)
-    print(table)
-    print(f"written: {out / 'compare.md'}, {out / 'compare.png'}, {out / 'results.json'}")
-    return 0
+        plots.auroc_bars(auroc_grid(rows, models, classes), models, classes, out / "compare.png", f"{dataset} {protocol}, preset {preset}: test AUROC")
+    if merge_into:
+        merge_results(merge_into, rows)
+    return table

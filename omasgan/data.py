@@ -30,6 +30,16 @@ EMBEDDED_DATASETS = ("digits", "synthetic")
 DATASETS = IMAGE_DATASETS + EMBEDDED_DATASETS
 PROTOCOLS = ("loo", "one_class")
 DEV_FRACTION, DEV_SEED = 0.1, 20261203  # the development protocol's held-out share of the training split
+# What a model trained on each built-in dataset records as its preprocessing (omasgan.inputs reads
+# your own images with the same record, so a saved model can score an image folder).
+_IMAGE_RECORD = {"kind": "images", "size": [32, 32], "scaling": "uint8 / 127.5 - 1"}
+PREPROCESSING = {
+    "mnist": {**_IMAGE_RECORD, "channels": 1, "resize": "28x28 padded to 32x32 with the background -1"},
+    "fashion_mnist": {**_IMAGE_RECORD, "channels": 1, "resize": "28x28 padded to 32x32 with the background -1"},
+    "cifar10": {**_IMAGE_RECORD, "channels": 3},
+    "digits": {"kind": "images", "size": [8, 8], "channels": 1, "scaling": "0-16 / 8 - 1"},
+    "synthetic": {"kind": "array"},
+}
 NUM_CLASSES = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "digits": 10}
 
 _TORCHVISION_CLASS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}

@@ -28,7 +28,7 @@ def boundary_figure(model, split: data.ADSplit, path: str | Path) -> Path:
     }
     return plots.scatter_2d(
         sets, path, "OMASGAN on 2-D data (darker = more anomalous)",
-        contour=lambda pts: torch.from_numpy(model.score_samples(pts)), contour_label="anomaly score AS(x)",
+        contour=lambda pts: torch.from_numpy(model.decision_function(pts)), contour_label="anomaly score AS(x)",
     )
 
 
@@ -39,7 +39,7 @@ def run(out: str | Path = "demo", digits_classes: Sequence[int] = tuple(range(10
 
     `overrides` change both OMASGAN models' settings (tests use it to shorten training).
     """
-    overrides = {"progress": False, **(overrides or {})}
+    overrides = {"progress": False, "overwrite": True, **(overrides or {})}  # the demo rewrites its own folder
     from omasgan import OMASGAN
 
     torch.set_num_threads(threads)
@@ -50,7 +50,7 @@ def run(out: str | Path = "demo", digits_classes: Sequence[int] = tuple(range(10
     split = data.make_split("synthetic")
     model = OMASGAN.from_preset("quick", tuple(split.train.shape[1:]), out_dir=str(out / "synthetic"), **overrides)
     model.fit(split.train, val_data=split.val)
-    synthetic = evaluation.metrics(split.test_y.numpy(), model.score_samples(split.test_x))
+    synthetic = evaluation.metrics(split.test_y.numpy(), model.decision_function(split.test_x))
     figure = boundary_figure(model, split, out / "synthetic" / "boundary.png")
     far = torch.tensor([[5.0, 0.0], [100.0, 0.0], [1e4, 1e4]])
     log(f"     test AUROC {synthetic['auroc']:.3f} (normal points vs off-support anomalies), "
@@ -60,7 +60,7 @@ def run(out: str | Path = "demo", digits_classes: Sequence[int] = tuple(range(10
     names = ", ".join(map(str, digits_classes))
     log(f"2/2  scikit-learn 8x8 digits, leave-one-out (digit left out: {names}); OMASGAN beside the pixel nearest neighbour")
     rows = {}
-    for model_name, settings in (("omasgan", overrides), ("knn", {"progress": False})):
+    for model_name, settings in (("omasgan", overrides), ("knn", {"progress": False, "overwrite": True})):
         rows[model_name] = evaluation.run_loo("digits", digits_classes, model=model_name, preset="quick",
                                               out=out / "digits-loo" / model_name, overrides=settings,
                                               log=lambda msg: None)

@@ -23,25 +23,21 @@ import json
 import math
 import os
 import time
-import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
 
 from omasgan import distributed
+from omasgan.checkpoint import CheckpointError, atomic_save, load_checked, rng_state, set_rng_state
 from omasgan.data import batches
 
 CHECKPOINT_FORMAT = "omasgan-checkpoint"
 CHECKPOINT_VERSION = 1
 PRECISIONS = ("auto", "fp32", "bf16")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file is missing, corrupt, foreign or does not match the model."""
 
 
 class NonFiniteLossError(RuntimeError):
@@ -74,7 +70,6 @@ class Stage:
     setup: Callable[[], None] | None = None
     snapshot: Callable[[Path], None] | None = None
     steps_per_epoch: int | None = None
-    extra: dict = field(default_factory=dict)  # free room for models (e.g. the stage's bank)
 
     def __post_init__(self):
         if self.epochs < 0:
@@ -108,74 +103,6 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-
-
-def rng_state() -> dict:
-    state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: Mapping) -> None:
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
-    """write(f) into a temp file in path's folder, then rename: a kill never leaves half a file.
-
-    Under torchrun only rank 0 writes (every rank holds the same results); the others return `path`.
-    """
-    path = Path(path)
-    if not distributed.is_main_process():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Not tempfile.mkstemp: its files are private (0600); this one gets the umask's permissions
-    # like any other file the user writes.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_save(payload: dict, path: str | Path) -> Path:
-    """torch.save(payload) through `atomic_write`."""
-    return atomic_write(path, lambda f: torch.save(payload, f))
-
-
-def load_checked(path: str | Path, expected_format: str) -> dict:
-    """torch.load(weights_only=True) of a file written by this library, else a CheckpointError."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        reason = _load_failure_reason(err)
-        raise CheckpointError(
-            f"{path} is not a readable omasgan file (corrupt, truncated or not written by omasgan): {reason}"
-        ) from None
-    if not isinstance(payload, dict) or payload.get("format") != expected_format:
-        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise CheckpointError(f"{path} is not an {expected_format} file (found format {found!r})")
-    return payload
-
-
-def _load_failure_reason(err: Exception) -> str:
-    """The cause in torch.load's error, without its advice to retry with weights_only=False (which
-    would run arbitrary code from the file: this library never does)."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    for i, line in enumerate(lines[:-1]):
-        if "WeightsUnpickler error" in line:
-            return f"objects outside the weights-only safe set ({lines[i + 1]})"
-    return lines[0] if lines else type(err).__name__
 
 
 def _as_float(value) -> float:
@@ -271,9 +198,12 @@ class Engine:
             return None, 0, 0
         ckpt = self.load_checkpoint()
         if ckpt.get("config") != config:
+            saved, now = ckpt.get("config") or {}, config or {}
+            changed = sorted(k for k in set(saved) | set(now) if saved.get(k, "(unset)") != now.get(k, "(unset)"))
+            detail = ", ".join(f"{k}: {saved.get(k, '(unset)')!r} -> {now.get(k, '(unset)')!r}" for k in changed[:6])
             raise CheckpointError(
-                f"{self.checkpoint_path} was written with another configuration; resume with the same "
-                "settings or choose a fresh --out folder"
+                f"{self.checkpoint_path} was written with other model settings ({detail}); resume with the "
+                "same settings, or overwrite the run (--overwrite) or choose a fresh --out folder"
             )
         index = int(ckpt["stage_index"])
         if index >= len(stages) or stages[index].name != ckpt["stage_name"] or set(ckpt["networks"]) != set(modules):
@@ -312,48 +242,72 @@ class Engine:
 
         `config` (plain types) is stored in the checkpoint; resuming with another one is refused.
         """
-        ckpt, start_index, start_epoch = self._resume_point(stages, modules, config) if resume else (None, 0, 0)
-        for index in range(start_index, len(stages)):
-            stage = stages[index]
-            if ckpt is not None and index == start_index and start_epoch >= stage.epochs:
-                # The kill came after this stage's last epoch: only its weights are needed.
-                for name, module in modules.items():
-                    module.load_state_dict(ckpt["networks"][name])
-                continue
-            seed_everything(self.seed + 1000 * index + distributed.RANK_SEED_STRIDE * distributed.rank(),
-                            self.deterministic)
-            if stage.setup is not None:
-                stage.setup()
-            first_epoch = 0
-            if ckpt is not None and index == start_index:
-                for name, module in modules.items():
-                    module.load_state_dict(ckpt["networks"][name])
-                for name, opt in stage.optimizers.items():
-                    opt.load_state_dict(ckpt["optimizers"][name])
-                set_rng_state(self._rank_rng(ckpt))
-                first_epoch = start_epoch
-            for epoch in range(first_epoch, stage.epochs):
-                means = self._run_epoch(stage, index, epoch)
-                self._save(stages, index, epoch + 1, modules, config)
-                for hook in self.epoch_end_hooks:
-                    hook(stage, epoch, means)
-            if stage.snapshot is not None and self.out_dir is not None and distributed.is_main_process():
-                stage.snapshot(self.out_dir / f"samples_{index + 1}_{stage.name}.png")
-
-    def _run_epoch(self, stage: Stage, index: int, epoch: int) -> dict:
         from tqdm.auto import tqdm
 
+        ckpt, start_index, start_epoch = self._resume_point(stages, modules, config) if resume else (None, 0, 0)
+        if ckpt is not None:
+            self._trim_metrics(stages, start_index, start_epoch)
+        elif self.metrics_path is not None and distributed.is_main_process():
+            self.metrics_path.unlink(missing_ok=True)  # a fresh run starts a fresh log
+        todo = [(i, e) for i, st in enumerate(stages) for e in range(st.epochs)
+                if (i, e) >= (start_index, start_epoch)]
+        run_bar = tqdm(total=sum(self._batches_per_epoch(stages[i]) for i, _ in todo), unit="step",
+                       disable=not self.progress or not distributed.is_main_process(), dynamic_ncols=True)
+        try:
+            for index in range(start_index, len(stages)):
+                self._run_stage(stages, index, modules, config, ckpt if index == start_index else None,
+                                start_epoch if index == start_index else 0, run_bar)
+        finally:
+            run_bar.close()
+
+    def _run_stage(self, stages, index: int, modules, config, ckpt, first_epoch: int, run_bar) -> None:
+        stage = stages[index]
+        if ckpt is not None and first_epoch >= stage.epochs:
+            # The kill came after this stage's last epoch: only its weights are needed.
+            for name, module in modules.items():
+                module.load_state_dict(ckpt["networks"][name])
+            return
+        seed_everything(self.seed + 1000 * index + distributed.RANK_SEED_STRIDE * distributed.rank(),
+                        self.deterministic)
+        if stage.setup is not None:
+            stage.setup()
+        if ckpt is not None:
+            for name, module in modules.items():
+                module.load_state_dict(ckpt["networks"][name])
+            for name, opt in stage.optimizers.items():
+                opt.load_state_dict(ckpt["optimizers"][name])
+            set_rng_state(self._rank_rng(ckpt))
+        for epoch in range(first_epoch, stage.epochs):
+            run_bar.set_description(f"stage {index + 1}/{len(stages)} {stage.name}, epoch {epoch + 1}/{stage.epochs}")
+            means = self._run_epoch(stage, index, epoch, run_bar)
+            self._save(stages, index, epoch + 1, modules, config)
+            for hook in self.epoch_end_hooks:
+                hook(stage, epoch, means)
+        if stage.snapshot is not None and self.out_dir is not None and distributed.is_main_process():
+            stage.snapshot(self.out_dir / f"samples_{index + 1}_{stage.name}.png")
+
+    def _trim_metrics(self, stages, start_index: int, start_epoch: int) -> None:
+        """Drops the metrics lines of epochs after the checkpoint (a kill between an epoch's line
+        and its checkpoint), so a resumed run logs each epoch once."""
+        if self.metrics_path is None or not self.metrics_path.is_file() or not distributed.is_main_process():
+            return
+        order = {st.name: i for i, st in enumerate(stages)}
+        kept = [line for line in self.metrics_path.read_text().splitlines() if line.strip()
+                and (order.get(json.loads(line).get("stage"), len(stages)), json.loads(line).get("epoch", 0))
+                <= (start_index, start_epoch)]
+        self.metrics_path.write_text("".join(line + "\n" for line in kept))
+
+    def _batches_per_epoch(self, stage: Stage) -> int:
+        n_batches = len(stage.data) // (stage.batch_size * distributed.world_size()) or 1
+        return n_batches if stage.steps_per_epoch is None else min(n_batches, stage.steps_per_epoch)
+
+    def _run_epoch(self, stage: Stage, index: int, epoch: int, bar=None) -> dict:
+        """One epoch of `stage`; `bar` (a tqdm over the whole run) advances a step per batch."""
         for net in stage.networks.values():
             net.train()
-        n_batches = len(stage.data) // (stage.batch_size * distributed.world_size()) or 1
-        if stage.steps_per_epoch is not None:
-            n_batches = min(n_batches, stage.steps_per_epoch)
+        n_batches = self._batches_per_epoch(stage)
         sums: dict[str, float] = defaultdict(float)
         started = time.perf_counter()
-        bar = tqdm(
-            total=n_batches, desc=f"{stage.name} {epoch + 1}/{stage.epochs}", leave=False,
-            disable=not self.progress or not distributed.is_main_process(), dynamic_ncols=True,
-        )
         if distributed.is_distributed():  # each rank its share (DistributedSampler), one order for all ranks
             epoch_batches = distributed.shard_batches(stage.data, stage.batch_size, self.seed + 1000 * index, epoch)
         else:
@@ -365,7 +319,6 @@ class Engine:
             losses = {k: _as_float(v) for k, v in stage.step(batch.to(self.device, non_blocking=True)).items()}
             for name, value in losses.items():
                 if not math.isfinite(value):
-                    bar.close()
                     kept = (
                         f"the last good checkpoint is kept at {self.checkpoint_path}"
                         if self.checkpoint_path and self.checkpoint_path.is_file()
@@ -377,9 +330,9 @@ class Engine:
                         "penalty or spectral norm."
                     )
                 sums[name] += value
-            bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
-            bar.update()
-        bar.close()
+            if bar is not None:
+                bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
+                bar.update()
         means = distributed.mean_over_ranks({k: v / max(1, n_batches) for k, v in sums.items()})
         self.log({"stage": stage.name, "epoch": epoch + 1, "steps": n_batches,
                   "seconds": round(time.perf_counter() - started, 3), **means})

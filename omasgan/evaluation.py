@@ -12,8 +12,11 @@ writes, in `out`:
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -21,7 +24,7 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from omasgan import data, distributed, plots
-from omasgan.engine import atomic_write
+from omasgan.checkpoint import atomic_write
 
 # Pixel-space nearest neighbour (p = 2) on MNIST LOO, METHOD.md section 4.
 MNIST_LOO_KNN_ANCHOR = (0.981, 0.433, 0.974, 0.943, 0.841, 0.949, 0.947, 0.782, 0.954, 0.731)
@@ -33,39 +36,86 @@ def metrics(y_true: np.ndarray, scores: np.ndarray) -> dict:
     return {"auroc": float(roc_auc_score(y_true, scores)), "auprc": float(average_precision_score(y_true, scores))}
 
 
-def evaluate_split(split: data.ADSplit, model: str, preset: str, seed: int = 0, out: str | Path | None = None,
-                   overrides: dict | None = None, split_name: str = "test"):
-    """Trains `model` on split.train (validation = split.val) and scores split.test_x.
+@dataclass
+class SplitResult:
+    """What `evaluate_split` measured: the results row (RESULT_KEYS), the test scores [Ns], the
+    fitted detector, the scoring time, and each score term's AUROC alone (models with score_terms)."""
 
-    Returns (results row, test scores [Ns], fitted detector).
-    """
+    row: dict
+    scores: np.ndarray
+    detector: object
+    score_seconds: float
+    term_aurocs: dict = field(default_factory=dict)
+
+
+def build_detector(model: str, preset: str, input_shape: tuple[int, ...], seed: int, out, overrides: dict | None):
+    """The preset's detector for samples of `input_shape`, with seed, out_dir and `overrides`."""
     from omasgan.models import get_model
 
-    cls = get_model(model)
     settings = {"seed": seed, "out_dir": str(out) if out is not None else None, **(overrides or {})}
-    detector = cls.from_preset(preset, tuple(split.train.shape[1:]), **settings)
-    detector.fit(split.train, val_data=split.val)
-    started = time.perf_counter()
-    scores = detector.score_samples(split.test_x)
-    score_seconds = time.perf_counter() - started
-    if out is not None:
-        detector.save(Path(out) / "model.pt")
+    return get_model(model).from_preset(preset, input_shape, **settings)
+
+
+def save_run(detector, out: str | Path, model: str, preset: str, trained_on: dict, preprocessing: dict) -> None:
+    """out/model.pt (with what it was trained on and its preprocessing) and out/settings.json (the
+    resolved settings: model, preset and every setting's value)."""
+    detector.trained_on_.update(trained_on)
+    detector.preprocessing_.update(preprocessing)
+    detector.save(Path(out) / "model.pt")
+    resolved = {"model": model, "preset": preset, "settings": dataclasses.asdict(detector.config),
+                "trained_on": detector.trained_on_, "preprocessing": detector.preprocessing_}
+    write_text(Path(out) / "settings.json", json.dumps(resolved, indent=1, default=str) + "\n")
+
+
+def evaluate_split(split: data.ADSplit, model: str, preset: str, seed: int = 0, out: str | Path | None = None,
+                   overrides: dict | None = None, split_name: str = "test") -> SplitResult:
+    """Trains `model` on split.train (validation = split.val) and scores split.test_x."""
+    from omasgan.checkpoint import RunFolder
+
+    detector = build_detector(model, preset, tuple(split.train.shape[1:]), seed, out, overrides)
+    c = detector.config
+    with RunFolder(out, resume=c.resume, overwrite=c.overwrite) if out is not None else contextlib.nullcontext():
+        detector.fit(split.train, val_data=split.val)
+        started = time.perf_counter()
+        scores = detector.decision_function(split.test_x)
+        score_seconds = time.perf_counter() - started
+        if out is not None:
+            save_run(detector, out, model, preset,
+                     {"dataset": split.dataset, "protocol": split.protocol, "target_class": split.target_class},
+                     data.PREPROCESSING.get(split.dataset, {"kind": "array"}))
     row = {
         "dataset": split.dataset, "split": split_name, "model": model, "preset": preset,
         "abnormal_class": split.target_class, "seed": seed,
         **metrics(split.test_y.numpy(), scores), "train_seconds": round(detector.train_seconds_, 1),
     }
-    row["_score_seconds"] = round(score_seconds, 1)
+    result = SplitResult(row, scores, detector, round(score_seconds, 1))
     if out is not None and hasattr(detector, "score_terms"):
         # Which part of a composite score ranks the anomalies (diagnostics, not used for selection).
-        terms = {name: metrics(split.test_y.numpy(), values)["auroc"]
-                 for name, values in detector.score_terms(split.test_x).items() if np.std(values) > 0}
-        write_text(Path(out) / "score_terms_auroc.json", json.dumps(terms, indent=1) + "\n")
-        row["_terms"] = terms
+        result.term_aurocs = {name: metrics(split.test_y.numpy(), values)["auroc"]
+                              for name, values in detector.score_terms(split.test_x).items() if np.std(values) > 0}
+        write_text(Path(out) / "score_terms_auroc.json", json.dumps(result.term_aurocs, indent=1) + "\n")
     if out is not None and hasattr(detector, "stage_report"):
         # Does each stage do its job (G's coverage, B's spread and distance)? Training data only.
         write_text(Path(out) / "stages.json", json.dumps(detector.stage_report(split.train, split.train_labels), indent=1) + "\n")
-    return row, scores, detector
+    return result
+
+
+def train_on(inputs, model: str, preset: str, seed: int, out: str | Path, overrides: dict | None = None):
+    """`omasgan train --input`: fits `model` on your own normal data (`omasgan.inputs.Inputs`),
+    holding out a `val_fraction` for the threshold; writes model.pt, settings.json and scores.png
+    (the validation scores with the threshold) to `out`. Returns the fitted detector."""
+    from omasgan.checkpoint import RunFolder
+
+    detector = build_detector(model, preset, tuple(inputs.x.shape[1:]), seed, out, overrides)
+    c = detector.config
+    with RunFolder(out, resume=c.resume, overwrite=c.overwrite):
+        detector.fit(inputs.x)
+        save_run(detector, out, model, preset, {"source": inputs.source, "n_samples": len(inputs.x)}, inputs.preprocessing)
+    if distributed.is_main_process():
+        plots.score_histogram(np.zeros(len(detector.calibration_scores_), dtype=int), detector.calibration_scores_,
+                              Path(out) / "scores.png", detector.threshold_,
+                              f"{model}: held-out normal scores and the threshold")
+    return detector
 
 
 def read_results(path: str | Path) -> list[dict]:
@@ -111,19 +161,19 @@ def run_loo(
                                 seed=seed, download=download, dev=dev)
         log(f"class {c}: {split.describe()}" + (" [dev protocol: held-out training images]" if dev else ""))
         run_dir = out / f"class_{c}"
-        row, scores, det = evaluate_split(split, model, preset, seed, run_dir, {**(overrides or {}), "resume": resume},
-                                          split_name="dev" if dev else "test")
-        score_seconds = row.pop("_score_seconds")
-        terms = row.pop("_terms", {})
+        result = evaluate_split(split, model, preset, seed, run_dir, {**(overrides or {}), "resume": resume},
+                                split_name="dev" if dev else "test")
+        row, scores, det = result.row, result.scores, result.detector
         y = split.test_y.numpy()
-        atomic_write(run_dir / "test_scores.npz", lambda f: np.savez_compressed(f, scores=scores, labels=y))
+        atomic_write(run_dir / "test_scores.npz", lambda f: np.savez_compressed(f, scores=scores, labels=y,
+                                                                                  threshold=det.threshold_))
         if distributed.is_main_process():
             plots.score_histogram(y, scores, run_dir / "histogram.png", det.threshold_,
                                   f"{dataset} {protocol} class {c}: {model} (AUROC {row['auroc']:.3f})")
         rows.append(row)
         log(f"class {c}: AUROC {row['auroc']:.3f}  AUPRC {row['auprc']:.3f}  "
-            f"train {row['train_seconds']:.0f} s  score {score_seconds:.0f} s"
-            + "".join(f"  [{name} alone: {auroc:.3f}]" for name, auroc in terms.items()))
+            f"train {row['train_seconds']:.0f} s  score {result.score_seconds:.0f} s"
+            + "".join(f"  [{name} alone: {auroc:.3f}]" for name, auroc in result.term_aurocs.items()))
         write_results(rows, out, protocol=protocol)
     if distributed.is_main_process():
         write_figures(rows, out, dataset, protocol, model)
@@ -170,10 +220,12 @@ def write_figures(rows: list[dict], out: str | Path, dataset: str, protocol: str
         path = out / f"class_{r['abnormal_class']}" / "test_scores.npz"
         if path.is_file():
             saved = np.load(path)
-            found[f"class {r['abnormal_class']}"] = (saved["labels"], saved["scores"])
+            threshold = float(saved["threshold"]) if "threshold" in saved else None
+            found[f"class {r['abnormal_class']}"] = (saved["labels"], saved["scores"], threshold)
     if not found:
         return
-    plots.roc_curve_plot(found, out / "roc.png", f"{dataset} {protocol}: {model}, test ROC per class")
+    plots.roc_curve_plot({k: v[:2] for k, v in found.items()}, out / "roc.png",
+                         f"{dataset} {protocol}: {model}, test ROC per class")
     plots.score_histograms(found, out / "histograms.png", f"{dataset} {protocol}: {model}, test scores")
 
 

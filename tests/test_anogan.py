@@ -77,7 +77,7 @@ def test_resume_gives_the_uninterrupted_result(tmp_path, monkeypatch):
 def test_dcgan_search_on_images_is_finite_and_batch_independent():
     images = torch.rand(72, 1, 32, 32) * 2 - 1
     detector = AnoGAN(width=4, latent_dim=16, epochs=1, batch_size=16, search_steps=3, progress=False, device="cpu")
-    detector.fit(images[:48], images[48:64])
-    scores = detector.score_samples(images[64:])
+    detector.fit(images[:48], val_data=images[48:64])
+    scores = detector.decision_function(images[64:])
     assert np.isfinite(scores).all()
-    np.testing.assert_allclose(detector.score_samples(images[64:65]), scores[:1], rtol=1e-4)
+    np.testing.assert_allclose(detector.decision_function(images[64:65]), scores[:1], rtol=1e-4)

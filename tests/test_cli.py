@@ -110,3 +110,131 @@ def test_console_script_and_module_entry_point():
     assert done.returncode == 0
     for command in ("train", "score", "loo", "demo"):
         assert command in done.stdout
+
+
+# ------------------------------------------------------------------------- your own data
+def _image_folder(folder, n=24, size=(20, 26), colour=False, seed=0):
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        shape = (*size, 3) if colour else size
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(folder / f"img_{i:02d}.png")
+    return folder
+
+
+def test_train_and_score_an_image_folder(tmp_path, capsys):
+    import omasgan
+
+    run = tmp_path / "run"
+    assert cli.main(["train", "--input", str(_image_folder(tmp_path / "normal")), "--model", "knn",
+                     "--out", str(run), "--no-progress"]) == 0
+    det = omasgan.load(run / "model.pt")
+    assert det.input_shape_ == (1, 32, 32)
+    assert det.preprocessing_["kind"] == "images" and det.preprocessing_["channels"] == 1
+    assert det.trained_on_["source"] == str(tmp_path / "normal") and det.trained_on_["n_samples"] == 24
+    settings = json.loads((run / "settings.json").read_text())
+    assert settings["model"] == "knn" and settings["settings"]["contamination"] == 0.1
+    assert (run / "scores.png").is_file()
+    # Colour images of another size are read the model's way: grey, 32x32.
+    new = _image_folder(tmp_path / "new", n=3, size=(40, 30), colour=True, seed=1)
+    out = tmp_path / "scores.csv"
+    assert cli.main(["score", "--model-path", str(run / "model.pt"), "--input", str(new), "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0] == "id,score,is_anomaly" and [line.split(",")[0] for line in lines[1:]] == [
+        "img_00.png", "img_01.png", "img_02.png"]
+    assert all(line.split(",")[2] in ("0", "1") for line in lines[1:])
+
+
+def test_train_and_score_a_csv_table(tmp_path):
+    rng = np.random.default_rng(0)
+    table = tmp_path / "normal.csv"
+    np.savetxt(table, rng.normal(size=(60, 3)), delimiter=",", header="a,b,c", comments="")
+    assert cli.main(["train", "--input", str(table), "--model", "knn", "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    new = tmp_path / "new.csv"
+    np.savetxt(new, [[0, 0, 0], [9, 9, 9]], delimiter=",")
+    out = tmp_path / "s.csv"
+    assert cli.main(["score", "--model-path", str(tmp_path / "run" / "model.pt"), "--input", str(new), "--out", str(out)]) == 0
+    rows = [line.split(",") for line in out.read_text().splitlines()[1:]]
+    assert [r[0] for r in rows] == ["0", "1"] and float(rows[1][1]) > float(rows[0][1]) and rows[1][2] == "1"
+
+
+def test_config_files_and_the_resolved_settings(tmp_path):
+    yaml_file = tmp_path / "c.yaml"
+    yaml_file.write_text("model: knn\np: 1.0\nq: 2.0\n")
+    assert cli.main(["train", "--dataset", "synthetic", "--config", str(yaml_file), "--set", "q=3.0",
+                     "--out", str(tmp_path / "a"), "--no-progress"]) == 0
+    resolved = json.loads((tmp_path / "a" / "settings.json").read_text())
+    assert resolved["model"] == "knn" and resolved["settings"]["p"] == 1.0 and resolved["settings"]["q"] == 3.0
+    json_file = tmp_path / "c.json"
+    json_file.write_text(json.dumps({"model": "knn", "preset": "paper", "contamination": 0.2}))
+    assert cli.main(["train", "--dataset", "synthetic", "--config", str(json_file), "--out", str(tmp_path / "b"),
+                     "--no-progress"]) == 0
+    resolved = json.loads((tmp_path / "b" / "settings.json").read_text())
+    assert resolved["preset"] == "paper" and resolved["settings"]["contamination"] == 0.2
+
+
+def test_settings_listing_and_version(capsys):
+    assert cli.main(["settings", "--model", "omasgan", "--preset", "quick"]) == 0
+    printed = capsys.readouterr().out
+    assert "presets quick, quick-paper, large, paper" in printed
+    assert "contamination" in printed and "device (runtime)" in printed and "'klwgan'" in printed
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0
+    from omasgan import __version__
+
+    assert capsys.readouterr().out.strip() == f"omasgan {__version__}"
+
+
+def test_cli_lists_match_the_library():
+    from omasgan import data
+    from omasgan.models import MODELS, get_model
+
+    assert cli.DATASETS == data.DATASETS and cli.PROTOCOLS == data.PROTOCOLS
+    assert cli.MODEL_NAMES == tuple(sorted(MODELS))
+    assert set(cli.PRESETS) == set(get_model("omasgan").presets)
+
+
+def test_run_folders_are_protected_from_the_cli(trained, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["train", "--dataset", "synthetic", "--out", str(trained), *TINY])
+    assert exit_.value.code == 2 and "already holds a run" in capsys.readouterr().err
+    copy = tmp_path / "copy"
+    import shutil
+
+    shutil.copytree(trained, copy)
+    assert cli.main(["train", "--dataset", "synthetic", "--out", str(copy), "--resume", "--device", "cpu", *TINY]) == 0
+    assert cli.main(["train", "--dataset", "synthetic", "--out", str(copy), "--overwrite", *TINY]) == 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--threads", "-1", "settings"], "--threads must be >= 1"),
+    (["train", "--dataset", "synthetic", "--out", "afile"], "--out afile is a file"),
+    (["score", "--model-path", "m.pt", "--input", "truncated.pt"], "not a readable"),
+    (["score", "--model-path", "truncated.pt", "--dataset", "synthetic"], "truncated"),
+    (["compare", "--dataset", "digits", "--models", "knn", "--out", "c", "--from-results", "missing.json"],
+     "--from-results missing.json does not exist"),
+    (["train", "--input", "nowhere", "--out", "x"], "--input nowhere does not exist"),
+    (["train", "--dataset", "synthetic", "--input", "x.npy", "--out", "x"], "exactly one of --dataset"),
+    (["train", "--dataset", "synthetic", "--config", "bad.yaml", "--out", "x"], "is not valid YAML"),
+    (["train", "--dataset", "synthetic", "--config", "list.json", "--out", "x"], "must hold a mapping"),
+    (["score", "--model-path", "m.pt", "--input", "empty.npy"], "holds 0 samples"),
+])
+def test_more_bad_arguments_get_one_clear_line(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    torch.save({"weights": torch.ones(1000)}, tmp_path / "whole.pt")
+    (tmp_path / "truncated.pt").write_bytes((tmp_path / "whole.pt").read_bytes()[:300])
+    (tmp_path / "bad.yaml").write_text("a: [1, 2\n")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    np.save(tmp_path / "empty.npy", np.zeros((0, 2), dtype=np.float32))
+    from omasgan import NearestNeighbour
+
+    NearestNeighbour(progress=False).fit(np.random.default_rng(0).normal(size=(20, 2))).save(tmp_path / "m.pt")
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and message in err
+    assert "Traceback" not in err and "weights_only=False" not in err and len(err.strip().splitlines()) <= 2

@@ -200,15 +200,15 @@ def _ddp_training(rank, tmp_dir):
     OMASGAN.make_engine = make_engine
     resumed = _tiny_omasgan(f"{tmp_dir}/resumed", 32, resume=True).fit(_normal_points())
     probe = torch.randn(50, 2, generator=torch.Generator().manual_seed(5))
-    scores = (full.score_samples(probe), resumed.score_samples(probe))
+    scores = (full.decision_function(probe), resumed.decision_function(probe))
     # `omasgan score --bank-size` under torchrun: each rank draws a shard (rank 1's on disk) ...
     full.draw_score_bank(101, sharded=True, directory=f"{tmp_dir}/bank", memory_budget=None if rank == 0 else 0)
-    sharded = full.score_samples(probe)
+    sharded = full.decision_function(probe)
     # ... and scores as if one process held the shards' concatenation
     shard = full.score_bank if rank == 0 else torch.from_numpy(np.load(full.score_bank))
     full.score_bank, full.score_bank_sharded = torch.cat(distributed.gather_objects(shard)), False
     return {"full": _weights(full), "resumed": _weights(resumed), "scores": scores,
-            "sharded_bank": (sharded, full.score_samples(probe), len(shard))}
+            "sharded_bank": (sharded, full.decision_function(probe), len(shard))}
 
 
 def _with_hook(engine, hook):

@@ -66,8 +66,8 @@ def test_dcgan_networks_score_in_eval_mode():
     # BatchNorm in eval mode: a sample's score does not depend on the batch it is scored in.
     images = torch.rand(96, 1, 32, 32) * 2 - 1
     detector = GANomaly(width=4, latent_dim=16, epochs=1, batch_size=16, progress=False, device="cpu")
-    detector.fit(images[:64], images[64:80])
-    alone = detector.score_samples(images[80:81])
-    in_batch = detector.score_samples(images[80:])
+    detector.fit(images[:64], val_data=images[64:80])
+    alone = detector.decision_function(images[80:81])
+    in_batch = detector.decision_function(images[80:])
     np.testing.assert_allclose(alone, in_batch[:1], rtol=1e-5)
     assert np.isfinite(in_batch).all()

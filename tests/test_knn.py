@@ -12,18 +12,18 @@ FAST = dict(progress=False, device="cpu")
 @pytest.mark.parametrize("p, q", [(2.0, 1.0), (1.0, 1.0), (2.0, 2.0), (float("inf"), 1.0)])
 def test_score_is_the_distance_to_the_nearest_training_sample(p, q):
     train, val, test_x, _ = synthetic_split(50)
-    detector = NearestNeighbour(p=p, q=q, **FAST).fit(train, val)
+    detector = NearestNeighbour(p=p, q=q, **FAST).fit(train, val_data=val)
     expected = torch.cdist(test_x.double(), train.double(), p=p).min(dim=1).values.pow(q)
     # atol: the fast p = 2 kernels rank candidates by ||x||^2 + ||y||^2 - 2 x.y in float32
-    np.testing.assert_allclose(detector.score_samples(test_x), expected.numpy(), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(detector.decision_function(test_x), expected.numpy(), rtol=1e-5, atol=1e-4)
 
 
 def test_bank_is_the_training_split_without_validation():
     train, val, _, _ = synthetic_split()
-    detector = NearestNeighbour(**FAST).fit(train, val)
+    detector = NearestNeighbour(**FAST).fit(train, val_data=val)
     assert detector.bank.shape == (len(train), 2)
-    assert detector.score_samples(train).max() < 1e-3  # its own neighbour, up to float32 rounding
-    assert np.all(detector.score_samples(val) > 0)
+    assert detector.decision_function(train).max() < 1e-3  # its own neighbour, up to float32 rounding
+    assert np.all(detector.decision_function(val) > 0)
 
 
 def test_pixel_space_trains_scores_saves_and_loads(tmp_path):
@@ -43,9 +43,9 @@ def test_critic_space_resumes(tmp_path, monkeypatch):
 
 def test_images_use_the_flattened_pixels():
     images = torch.rand(40, 1, 32, 32) * 2 - 1
-    detector = NearestNeighbour(**FAST).fit(images[:30], images[30:35])
+    detector = NearestNeighbour(**FAST).fit(images[:30], val_data=images[30:35])
     expected = torch.cdist(images[35:].flatten(1), images[:30].flatten(1)).min(dim=1).values
-    np.testing.assert_allclose(detector.score_samples(images[35:]), expected.numpy(), rtol=1e-4)
+    np.testing.assert_allclose(detector.decision_function(images[35:]), expected.numpy(), rtol=1e-4)
 
 
 def test_registered_and_validates_settings():

@@ -4,11 +4,11 @@ import json
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
 
 from omasgan import OMASGAN, data, divergences
-from omasgan.models import MODELS, get_model
-from omasgan.models.base import Detector
+from omasgan.models import MODELS, get_model, load
 from omasgan.models.omasgan import losses
 
 # The 2-D quick preset as it ships (about 20 s on one idle core).
@@ -25,7 +25,7 @@ def split():
 def fitted(split, tmp_path_factory):
     torch.set_num_threads(1)  # tiny MLPs: threads only add overhead
     out = tmp_path_factory.mktemp("omasgan")
-    model = OMASGAN.from_preset("quick", (2,), out_dir=str(out), **FAST).fit(split.train, split.val)
+    model = OMASGAN.from_preset("quick", (2,), out_dir=str(out), **FAST).fit(split.train, val_data=split.val)
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     return model, records, out
 
@@ -40,7 +40,7 @@ def nearest_mode_distance(points: torch.Tensor) -> torch.Tensor:
 
 def test_anomaly_score_ranks_synthetic_anomalies_above_normal_points(fitted, split):
     model, _, _ = fitted
-    assert roc_auc_score(split.test_y, model.score_samples(split.test_x)) > 0.9
+    assert roc_auc_score(split.test_y, model.decision_function(split.test_x)) > 0.9
 
 
 def test_stage1_generator_moves_onto_the_modes(fitted):
@@ -73,7 +73,7 @@ def test_score_rises_along_rays_leading_away_from_the_data(fitted):
     radius = torch.logspace(torch.log10(torch.tensor(1.3)), 4, 80)  # 1.3 (outside the ring) .. 1e4
     for angle in torch.linspace(0, 2 * torch.pi, 13)[:-1]:
         ray = radius[:, None] * torch.stack([angle.cos(), angle.sin()])[None]
-        scores = model.score_samples(ray)
+        scores = model.decision_function(ray)
         assert np.all(np.diff(scores) > 0), (float(angle), scores[:10])
 
 
@@ -137,13 +137,13 @@ def test_networks_are_distinct_objects_with_their_own_weights(fitted):
 
 def test_api_follows_pyod_conventions(fitted, split):
     model, _, _ = fitted
-    scores = model.score_samples(split.test_x)
+    scores = model.decision_function(split.test_x)
     assert scores.shape == (len(split.test_x),) and scores.dtype == np.float64
-    assert np.allclose(model.decision_function(split.test_x), scores - model.threshold_)
     assert np.array_equal(model.predict(split.test_x), (scores > model.threshold_).astype(np.int64))
-    # The threshold is the 0.95 quantile of validation scores: about 5% of validation is flagged.
-    assert model.predict(split.val).mean() <= 0.06
-    assert np.allclose(model.score_samples(split.test_x.numpy()), scores)
+    # The threshold is the 1 - contamination (0.9) quantile of validation scores: about 10% of
+    # validation is flagged.
+    assert model.predict(split.val).mean() <= 0.11
+    assert np.allclose(model.decision_function(split.test_x.numpy()), scores)
     terms = model.score_terms(split.test_x[:10])
     kappa = model.config.kappa
     assert np.allclose(terms["J"] + terms["fD"] + kappa * terms["manifold"], scores[:10], atol=1e-4)
@@ -153,9 +153,9 @@ def test_save_load_round_trip_gives_identical_scores(fitted, split, tmp_path):
     model, _, _ = fitted
     path = model.save(tmp_path / "model.pt")
     assert torch.load(path, weights_only=True)["model"] == "omasgan"
-    for loaded in (OMASGAN.load(path), Detector.load(path)):
+    for loaded in (OMASGAN.load(path), load(path)):
         assert isinstance(loaded, OMASGAN)
-        assert np.array_equal(loaded.score_samples(split.test_x), model.score_samples(split.test_x))
+        assert np.array_equal(loaded.decision_function(split.test_x), model.decision_function(split.test_x))
         assert loaded.threshold_ == model.threshold_
 
 
@@ -164,7 +164,7 @@ class Kill(Exception):
 
 
 def test_resume_after_a_kill_gives_identical_scores(split, tmp_path):
-    reference = OMASGAN(**TINY).fit(split.train[:256], split.val)
+    reference = OMASGAN(**TINY).fit(split.train[:256], val_data=split.val)
 
     def kill_in_stage3(self):
         engine = original(self)
@@ -178,17 +178,17 @@ def test_resume_after_a_kill_gives_identical_scores(split, tmp_path):
     OMASGAN.make_engine = kill_in_stage3
     try:
         with pytest.raises(Kill):
-            OMASGAN(**TINY, out_dir=str(tmp_path)).fit(split.train[:256], split.val)
+            OMASGAN(**TINY, out_dir=str(tmp_path)).fit(split.train[:256], val_data=split.val)
     finally:
         OMASGAN.make_engine = original
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["stage_name"] == "stage3"
-    resumed = OMASGAN(**TINY, out_dir=str(tmp_path), resume=True).fit(split.train[:256], split.val)
-    assert np.array_equal(resumed.score_samples(split.test_x), reference.score_samples(split.test_x))
+    resumed = OMASGAN(**TINY, out_dir=str(tmp_path), resume=True).fit(split.train[:256], val_data=split.val)
+    assert np.array_equal(resumed.decision_function(split.test_x), reference.decision_function(split.test_x))
 
 
 def test_klwgan_variant_and_manifold_term_train_and_score(split):
     model = OMASGAN(**TINY, stage1="klwgan", kappa=0.5, spectral_norm=True, divergence="jensen_shannon")
-    scores = model.fit(split.train[:256], split.val).score_samples(split.test_x[:50])
+    scores = model.fit(split.train[:256], val_data=split.val).decision_function(split.test_x[:50])
     assert np.isfinite(scores).all()
     terms = model.score_terms(split.test_x[:50])
     assert np.allclose(terms["J"] + terms["fD"] + 0.5 * terms["manifold"], scores, atol=1e-5)
@@ -208,7 +208,7 @@ def test_monotone_fd_rises_as_the_critic_finds_x_less_like_the_data(name):
 
 def test_unit_space_compares_shapes_not_ink():
     model = OMASGAN(space="unit", blur=1)
-    model.offset_ = -1.0
+    model.offset = -1.0
     images = torch.rand(4, 1, 8, 8) * 2 - 1
     faint = (images + 1) * 0.2 - 1  # the same strokes with a fifth of the ink
     assert torch.allclose(model.embed(images), model.embed(faint), atol=1e-6)
@@ -216,7 +216,7 @@ def test_unit_space_compares_shapes_not_ink():
 
 
 def test_latent_boundary_starts_as_g_and_trains_only_its_shift(split):
-    model = OMASGAN(**TINY, boundary="latent").fit(split.train[:256], split.val)
+    model = OMASGAN(**TINY, boundary="latent").fit(split.train[:256], val_data=split.val)
     B = model.networks["B"]
     assert all(not p.requires_grad for p in B.generator.parameters())
     assert all(torch.equal(p, q) for p, q in zip(B.generator.parameters(), model.networks["G"].parameters()))
@@ -230,7 +230,7 @@ def test_latent_boundary_starts_as_g_and_trains_only_its_shift(split):
 
 def test_networks_train_on_the_capped_subset_but_the_bank_keeps_every_normal_sample(split):
     model = OMASGAN(**TINY, max_train_samples=100, kappa=1.0, score_bank_source="data")
-    model.fit(split.train[:300], split.val)
+    model.fit(split.train[:300], val_data=split.val)
     assert model.score_bank.shape == (300, 2)
     assert len(model.training_subset(split.train[:300])) == 100
 
@@ -238,7 +238,7 @@ def test_networks_train_on_the_capped_subset_but_the_bank_keeps_every_normal_sam
 def test_dcgan_networks_train_and_score_32x32_images():
     images = torch.rand(24, 1, 32, 32) * 2 - 1
     model = OMASGAN(**{**TINY, "width": 4, "latent_dim": 8, "batch_size": 8}, architecture="dcgan")
-    scores = model.fit(images[:16], images[16:20]).score_samples(images[20:])
+    scores = model.fit(images[:16], val_data=images[16:20]).decision_function(images[20:])
     assert scores.shape == (4,) and np.isfinite(scores).all()
     assert type(model.networks["G"]).__name__ == "DCGANGenerator"
     with pytest.raises(ValueError, match="architecture 'dcgan' needs samples of shape"):
@@ -294,14 +294,15 @@ def test_bad_settings_are_named(settings, error, message):
 
 def test_bad_inputs_get_clear_errors(fitted):
     model, _, _ = fitted
-    with pytest.raises(RuntimeError, match="not fitted"):
-        OMASGAN().score_samples(torch.zeros(3, 2))
+    with pytest.raises(NotFittedError, match="not fitted"):
+        OMASGAN().decision_function(torch.zeros(3, 2))
     with pytest.raises(ValueError, match=r"samples of shape \(2,\)"):
-        model.score_samples(torch.zeros(3, 5))
-    with pytest.raises(TypeError, match="torch.Tensor or numpy array"):
-        model.score_samples([[0.0, 1.0]])
+        model.decision_function(torch.zeros(3, 5))
+    with pytest.raises(TypeError, match="torch.Tensor, numpy array or nested list"):
+        model.decision_function("0, 1")
+    assert np.array_equal(model.decision_function([[0.0, 1.0]]), model.decision_function(np.array([[0.0, 1.0]])))
     with pytest.raises(ValueError, match="NaN"):
-        model.score_samples(torch.tensor([[float("nan"), 0.0]]))
+        model.decision_function(torch.tensor([[float("nan"), 0.0]]))
 
 
 def test_registry():

@@ -130,7 +130,7 @@ def test_nearest_neighbour_scores_with_a_memory_mapped_bank(tmp_path):
     train = torch.randn(300, 1, 8, 8, generator=torch.Generator().manual_seed(2))
     det = NearestNeighbour(progress=False, device="cpu").fit(train)
     queries = torch.randn(20, 1, 8, 8)
-    expect = det.score_samples(queries)
+    expect = det.decision_function(queries)
     np.save(tmp_path / "bank.npy", det.bank.numpy())
     det.bank = tmp_path / "bank.npy"
-    assert np.array_equal(det.score_samples(queries), expect)
+    assert np.array_equal(det.decision_function(queries), expect)

@@ -1,28 +1,36 @@
-"""The Detector base class: the PyOD / scikit-learn API every model shares.
+"""The Detector base class: PyOD's detector interface on scikit-learn's estimator protocol.
 
-    det = Model(**config)             # unknown or ill-typed settings -> TypeError / ValueError
-    det.fit(x_train)                  # x: [N, ...] tensor or array of NORMAL samples
-    det.score_samples(x)              # -> np.ndarray [N], higher = more anomalous (PyOD convention)
-    det.decision_function(x)          # -> score - threshold_ (> 0: anomalous)
-    det.predict(x)                    # -> np.ndarray [N] int, 1 = anomaly, 0 = normal
-    det.save(path); Model.load(path)  # weights_only-loadable file; same scores after loading
+    det = Model(contamination=0.1, seed=0)  # keyword parameters; get_params / set_params / clone
+    det.fit(X)                        # X: [N, ...] NORMAL samples (array or tensor); y is ignored
+    det.decision_function(X)          # -> np.ndarray [N] raw anomaly scores, higher = more abnormal
+    det.predict(X)                    # -> np.ndarray [N] int, 1 = anomaly (score > threshold_)
+    det.predict_proba(X)              # -> [N, 2] (normal, anomaly) probabilities
+    det.threshold_, det.labels_, det.decision_scores_, det.n_features_in_
+    det.save(path); omasgan.load(path)  # weights_only-loadable file; the same scores after loading
 
-`threshold_` is the `threshold_quantile` (default 0.95) quantile of the scores of held-out normal
-validation data: either `fit(x, val_data=v)` or a `val_fraction` of x held out by `fit`.
+The threshold: `threshold_` is the (1 - contamination) quantile of the scores of the calibration
+data. With `threshold_from="validation"` (the default) that is normal data held out from training
+(`fit(X, val_data=V)`, or a `val_fraction` of X), because several detectors keep the training data
+as their bank, and a sample is its own nearest neighbour: their training scores are all about
+zero. `threshold_from="train"` is PyOD's rule exactly: the quantile of `decision_scores_`.
 
-A subclass sets `name` and `Config` (a dataclass derived from `DetectorConfig`) and implements:
+A subclass sets `name` and `Config` (a dataclass derived from `DetectorConfig`; its fields are
+the estimator's parameters) and implements:
 
 - `_fit(train, val, engine)`: build and train its networks (in `self.networks`, a dict of
-  nn.Modules, trained on `training_subset(train)`) and any other state on `train` [Nt, ...]; `val` [Nv, ...] may be used for
-  calibration (never test data);
-- `_score(x)`: [B, ...] tensor on `self.device` -> [B] scores, under no_grad and eval mode;
+  nn.Modules, trained on `training_subset(train)`) and any other state on `train` [Nt, ...]; `val`
+  [Nv, ...] may be used for calibration (never test data);
+- `_score(x)`: [B, ...] tensor on `self.torch_device` -> [B] scores, under no_grad and eval mode;
 - optionally `_extra_state()` / `_load_extra_state(state)`: tensors and plain types beyond the
   networks' weights (e.g. score statistics, a sample bank);
 - optionally `_build(input_shape)`: create `self.networks` (needed by `load`).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import datetime
+import inspect
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,48 +38,81 @@ from typing import ClassVar
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, OutlierMixin
+from sklearn.exceptions import NotFittedError
 from torch import nn
 
 from omasgan import distributed
+from omasgan.checkpoint import RunFolder, atomic_save, load_checked
 from omasgan.data import batches, split_validation
-from omasgan.engine import Engine, atomic_save, load_checked, resolve_device
+from omasgan.engine import PRECISIONS, Engine, resolve_device
 
 MODEL_FORMAT = "omasgan-model"
+THRESHOLD_SOURCES = ("validation", "train")
+# Where and how a detector runs, not what it computes: a checkpoint written under other values
+# still resumes (a copied run folder, --device cpu), and `load` may change them.
+RUNTIME_SETTINGS = ("device", "out_dir", "resume", "overwrite", "progress", "score_batch_size")
 
 
 @dataclass
 class DetectorConfig:
     """Settings every detector has.
 
+    contamination: the share of anomalies the threshold expects (PyOD's meaning, default 0.1):
+        threshold_ is the (1 - contamination) quantile of the calibration scores.
+    threshold_from: "validation" (held-out normal data, see val_fraction) or "train" (PyOD's rule:
+        the training data's own scores).
     val_fraction: share of the training data held out as normal validation data when `fit` gets
-        no `val_data`. threshold_quantile: quantile of validation scores used as threshold.
-    max_train_samples: train on a seeded random subset of at most this many samples (None = all).
-    batch_size: training batch size; score_batch_size: batch size when scoring.
-    seed, device ("auto"/"cpu"/"cuda"), deterministic, precision ("auto"/"fp32"/"bf16"): engine.
-    out_dir: folder for checkpoints, metrics and figures (None = train in memory only).
-    resume: continue from out_dir's checkpoint. progress: show progress bars.
+        no `val_data`.
+    max_train_samples: train the networks on a seeded random subset of at most this many samples
+        (None = all).
+    batch_size: training batch size.
+    seed, deterministic, precision ("auto"/"fp32"/"bf16"): the engine's.
+    Runtime settings (not part of the model; see RUNTIME_SETTINGS): device ("auto"/"cpu"/"cuda"/
+        "cuda:N"), out_dir (folder for checkpoints, metrics and figures; None = in memory only),
+        resume (continue from out_dir's checkpoint), overwrite (replace the run out_dir holds; without
+        resume or overwrite a folder that holds a run is refused), progress (progress bars),
+        score_batch_size.
     """
 
+    contamination: float = 0.1
+    threshold_from: str = "validation"
     val_fraction: float = 0.05
-    threshold_quantile: float = 0.95
     max_train_samples: int | None = None
     batch_size: int = 64
-    score_batch_size: int = 512
     seed: int = 0
-    device: str = "auto"
     deterministic: bool = False
     precision: str = "auto"
+    device: str = "auto"
     out_dir: str | None = None
     resume: bool = False
+    overwrite: bool = False
     progress: bool = True
+    score_batch_size: int = 512
 
     def __post_init__(self):
+        check_number(self, "contamination", low=0, high=0.5, low_open=True)
+        check_choice(self, "threshold_from", THRESHOLD_SOURCES)
         check_number(self, "val_fraction", low=0, high=1, low_open=True, high_open=True)
-        check_number(self, "threshold_quantile", low=0, high=1)
         check_int(self, "batch_size", low=1)
         check_int(self, "score_batch_size", low=1)
+        check_int(self, "seed", low=0)
         if self.max_train_samples is not None:
             check_int(self, "max_train_samples", low=2)
+        for name in ("deterministic", "resume", "overwrite", "progress"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        check_choice(self, "precision", PRECISIONS)
+        if not isinstance(self.device, (str, torch.device)):
+            raise TypeError(f"device must be a string such as 'auto', 'cpu' or 'cuda:0', got {self.device!r}")
+        if self.out_dir is not None and not isinstance(self.out_dir, (str, Path)):
+            raise TypeError(f"out_dir must be a folder path or None, got {self.out_dir!r}")
+
+
+def model_settings(config: DetectorConfig) -> dict:
+    """The settings that define a model (all but RUNTIME_SETTINGS), as plain types: what a
+    checkpoint records and a resume must match."""
+    return {k: v for k, v in dataclasses.asdict(config).items() if k not in RUNTIME_SETTINGS}
 
 
 def check_number(cfg, name: str, *, low=None, high=None, low_open=False, high_open=False) -> None:
@@ -89,50 +130,103 @@ def check_number(cfg, name: str, *, low=None, high=None, low_open=False, high_op
 
 def check_int(cfg, name: str, *, low: int | None = None) -> None:
     value = getattr(cfg, name)
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {value!r}")
     if low is not None and value < low:
         raise ValueError(f"{name} must be >= {low}, got {value}")
 
 
-def as_tensor(x, name: str = "x") -> torch.Tensor:
+def check_choice(cfg, name: str, allowed) -> None:
+    if getattr(cfg, name) not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(cfg, name)!r}")
+
+
+def as_tensor(x, name: str = "X") -> torch.Tensor:
     """Array-like [N, ...] -> float32 CPU tensor; a clear error for anything else."""
     if isinstance(x, torch.Tensor):
         t = x.detach().cpu()
     elif isinstance(x, np.ndarray):
-        t = torch.from_numpy(np.ascontiguousarray(x))
+        if x.dtype.byteorder == ">":  # torch holds native byte order only
+            x = x.astype(x.dtype.newbyteorder("="))
+        if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+            raise TypeError(f"{name} must hold numbers, got dtype {x.dtype}")
+        t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32 if x.dtype != np.float32 else None))
+    elif isinstance(x, (list, tuple)):
+        try:
+            t = torch.as_tensor(np.asarray(x, dtype=np.float32))
+        except (ValueError, TypeError):
+            raise TypeError(f"{name} must be a rectangular array of numbers") from None
     else:
-        raise TypeError(f"{name} must be a torch.Tensor or numpy array of shape [N, ...], got {type(x).__name__}")
+        raise TypeError(f"{name} must be a torch.Tensor, numpy array or nested list of shape [N, ...], "
+                        f"got {type(x).__name__}")
     if t.dim() < 2:
         raise ValueError(f"{name} must have shape [N, features...] with N samples, got shape {tuple(t.shape)}")
-    if not (t.is_floating_point() or t.dtype in (torch.uint8, torch.int32, torch.int64)):
+    if not (t.is_floating_point() or t.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)):
         raise TypeError(f"{name} must hold numbers, got dtype {t.dtype}")
     t = t.float()
     if not torch.isfinite(t).all():
-        raise ValueError(f"{name} contains NaN or inf values")
+        raise ValueError(f"{name} contains NaN or inf values (or numbers beyond float32's range)")
     return t
 
 
-class Detector:
-    """Base class of every anomaly detector (see the module docstring for the contract)."""
+class Detector(OutlierMixin, BaseEstimator):
+    """Base class of every anomaly detector (see the module docstring for the contract).
+
+    The parameters are the fields of `Config`; each subclass gets an `__init__` whose signature
+    lists them (scikit-learn reads it for get_params, clone and repr).
+    """
 
     name: ClassVar[str] = "detector"
     Config: ClassVar[type[DetectorConfig]] = DetectorConfig
-    presets: ClassVar[dict[str, dict]] = {}
+    presets: ClassVar[dict] = {}
 
-    def __init__(self, **config):
-        fields = {f.name for f in dataclasses.fields(self.Config)}
-        unknown = sorted(set(config) - fields)
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            raise TypeError(f"{cls.__name__} must not define __init__: its parameters are the fields of its Config")
+
+        def __init__(self, **params):
+            Detector.__init__(self, **params)
+
+        fields = dataclasses.fields(cls.Config)
+        __init__.__signature__ = inspect.Signature(
+            [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+            + [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default) for f in fields])
+        __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+        __init__.__doc__ = f"Parameters: see {cls.Config.__name__}."
+        cls.__init__ = __init__
+
+    def __init__(self, **params):
+        fields = {f.name: f.default for f in dataclasses.fields(self.Config)}
+        unknown = sorted(set(params) - set(fields))
         if unknown:
             raise TypeError(
                 f"{type(self).__name__} got unknown setting(s) {', '.join(unknown)}; "
                 f"valid settings: {', '.join(sorted(fields))}"
             )
-        self.config = self.Config(**config)
+        for key, default in fields.items():  # scikit-learn: parameters are stored as given
+            setattr(self, key, params.get(key, default))
+        self._config = self._validated()
         self.networks: dict[str, nn.Module] = {}
-        self.input_shape: tuple[int, ...] | None = None
-        self.threshold_: float | None = None
-        self.train_seconds_: float | None = None
+        self._train_data: torch.Tensor | None = None  # kept for decision_scores_, computed on demand
+        self._decision_scores: np.ndarray | None = None
+
+    def _validated(self) -> DetectorConfig:
+        return self.Config(**{f.name: getattr(self, f.name) for f in dataclasses.fields(self.Config)})
+
+    @property
+    def config(self) -> DetectorConfig:
+        """The validated settings (a `Config` dataclass) of the last construction, set_params or fit."""
+        return self._config
+
+    def set_params(self, **params) -> "Detector":
+        super().set_params(**params)
+        self._config = self._validated()
+        return self
+
+    def model_settings(self) -> dict:
+        """model_settings(self.config)."""
+        return model_settings(self.config)
 
     @classmethod
     def from_preset(cls, preset: str, input_shape: tuple[int, ...], **overrides) -> "Detector":
@@ -149,8 +243,9 @@ class Detector:
         return dict(cls.presets[preset])
 
     @property
-    def device(self) -> torch.device:
-        return distributed.rank_device(resolve_device(self.config.device))  # cuda:LOCAL_RANK under torchrun
+    def torch_device(self) -> torch.device:
+        """The device the networks live on (`device` resolved; cuda:LOCAL_RANK under torchrun)."""
+        return distributed.rank_device(resolve_device(self.config.device))
 
     def make_engine(self) -> Engine:
         c = self.config
@@ -158,21 +253,54 @@ class Detector:
                       precision=c.precision, progress=c.progress)
 
     # ------------------------------------------------------------------------------ fitting
-    def fit(self, train_data, val_data=None) -> "Detector":
-        """Trains on normal samples [N, ...]; sets `threshold_` from normal validation scores."""
-        train = as_tensor(train_data, "train_data")
+    def fit(self, X, y=None, *, val_data=None) -> "Detector":
+        """Trains on normal samples X [N, ...]; y is ignored (PyOD / scikit-learn convention).
+
+        val_data [Nv, ...]: normal samples for the threshold (default: a `val_fraction` of X).
+        """
+        if y is not None and np.ndim(y) > 1:
+            raise TypeError("y holds labels and is ignored; pass normal validation samples as val_data=")
+        self._config = self._validated()
+        train = as_tensor(X, "X")
+        if val_data is not None and len(train) == 0:
+            raise ValueError("X holds 0 samples; fit needs normal samples to train on")
+        if val_data is None and len(train) < 2:
+            raise ValueError(f"X must hold at least 2 normal samples (some are held out for the threshold), got {len(train)}")
         if val_data is None:
             train, val = split_validation(train, self.config.val_fraction, self.config.seed)
         else:
             val = as_tensor(val_data, "val_data")
             if val.shape[1:] != train.shape[1:]:
-                raise ValueError(f"val_data samples have shape {tuple(val.shape[1:])}, train_data's {tuple(train.shape[1:])}")
-        self.input_shape = tuple(train.shape[1:])
-        started = time.perf_counter()
-        self._fit(train, val, self.make_engine())
-        self.train_seconds_ = time.perf_counter() - started
-        self.threshold_ = float(np.quantile(self.score_samples(val), self.config.threshold_quantile))
+                raise ValueError(f"val_data samples have shape {tuple(val.shape[1:])}, X's {tuple(train.shape[1:])}")
+            if len(val) == 0:
+                raise ValueError("val_data holds 0 samples; give at least one, or None to hold out part of X")
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+            delattr(self, name)  # a refit starts from nothing
+        self.input_shape_ = tuple(train.shape[1:])
+        self.preprocessing_ = {"input_shape": list(self.input_shape_),
+                               "value_range": [float(train.min()), float(train.max())]}
+        c = self.config
+        guard = RunFolder(c.out_dir, resume=c.resume, overwrite=c.overwrite) if c.out_dir else contextlib.nullcontext()
+        try:
+            with guard:
+                started = time.perf_counter()
+                self._fit(train, val, self.make_engine())
+                self.train_seconds_ = time.perf_counter() - started
+            self._train_data, self._decision_scores = train, None
+            self.n_features_in_ = int(np.prod(self.input_shape_))
+            self.trained_on_ = {"n_train": len(train), "n_validation": len(val),
+                                "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+            calibration = self.decision_scores_ if c.threshold_from == "train" else self.decision_function(val)
+            self._calibrate_threshold(calibration)
+        except BaseException:
+            del self.input_shape_  # not fitted
+            raise
         return self
+
+    def _calibrate_threshold(self, scores: np.ndarray) -> None:
+        """threshold_ and the calibration statistics predict_proba / predict_confidence use."""
+        self.calibration_scores_ = np.sort(np.asarray(scores, dtype=np.float64))
+        self.threshold_ = float(np.quantile(self.calibration_scores_, 1 - self.config.contamination))
 
     def _fit(self, train: torch.Tensor, val: torch.Tensor, engine: Engine) -> None:
         raise NotImplementedError
@@ -185,35 +313,94 @@ class Detector:
             return train
         return train[torch.randperm(len(train), generator=torch.Generator().manual_seed(self.config.seed))[:cap]]
 
+    @property
+    def decision_scores_(self) -> np.ndarray:
+        """[N] the training data's scores (PyOD's attribute), computed on first use and kept."""
+        if self._decision_scores is None:
+            if self._train_data is None:
+                self._check_fitted()
+                raise AttributeError("decision_scores_ is not stored in a saved model; score the training data again")
+            self._decision_scores = self.decision_function(self._train_data)
+        return self._decision_scores
+
+    @property
+    def labels_(self) -> np.ndarray:
+        """[N] int64 the training data's labels under threshold_ (1 = anomaly)."""
+        return (self.decision_scores_ > self.threshold_).astype(np.int64)
+
+    def fit_predict(self, X, y=None, **fit_params) -> np.ndarray:
+        """fit(X), then the training data's labels (labels_)."""
+        return self.fit(X, y, **fit_params).labels_
+
     # ------------------------------------------------------------------------------ scoring
     def _check_fitted(self) -> None:
-        if self.input_shape is None:
-            raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit(x) or load(path) first")
+        if not hasattr(self, "input_shape_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X) or omasgan.load(path) first")
 
-    def score_samples(self, x) -> np.ndarray:
-        """[N, ...] -> np.ndarray [N] float64 anomaly scores, higher = more anomalous."""
+    def _check_input(self, X, name: str = "X") -> torch.Tensor:
+        """X as a float32 tensor of this model's sample shape and value range."""
         self._check_fitted()
-        x = as_tensor(x)
-        if tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(f"x must have samples of shape {self.input_shape}, got {tuple(x.shape[1:])}")
+        x = as_tensor(X, name)
+        if tuple(x.shape[1:]) != self.input_shape_:
+            raise ValueError(f"{name} must have samples of shape {self.input_shape_}, got {tuple(x.shape[1:])}")
+        low, high = self.preprocessing_.get("value_range", (None, None))
+        if len(self.input_shape_) == 3 and low is not None and len(x):
+            # Images hold values in a fixed range (a vector far from the data is an anomaly, an
+            # image in another range is the wrong preprocessing): refuse what lies far outside.
+            span = max(high - low, 1e-12)
+            if x.min() < low - span or x.max() > high + span:
+                raise ValueError(
+                    f"{name} holds values in [{float(x.min()):.4g}, {float(x.max()):.4g}], but this model was trained "
+                    f"on images in [{low:.4g}, {high:.4g}]; apply the same preprocessing (e.g. uint8 0-255 to "
+                    "[-1, 1] by x / 127.5 - 1), or score an image folder with `omasgan score --input`")
+        return x
+
+    def decision_function(self, X) -> np.ndarray:
+        """X [N, ...] -> np.ndarray [N] float64 raw anomaly scores, higher = more abnormal."""
+        x = self._check_input(X)
         for net in self.networks.values():
             net.eval()
         with torch.no_grad():
-            out = [self._score(b.to(self.device)).float().cpu() for b in batches(x, self.config.score_batch_size)]
-        return torch.cat(out).double().numpy()
+            out = [self._score(b.to(self.torch_device)).float().cpu() for b in batches(x, self.config.score_batch_size)]
+        return torch.cat(out).double().numpy() if out else np.zeros(0)
 
     def _score(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def decision_function(self, x) -> np.ndarray:
-        """[N, ...] -> [N] score minus the validation threshold; > 0 means anomalous."""
-        if self.threshold_ is None:
-            self._check_fitted()
-        return self.score_samples(x) - self.threshold_
+    def predict(self, X) -> np.ndarray:
+        """X [N, ...] -> [N] int64, 1 = anomaly (score above threshold_), 0 = normal."""
+        return (self.decision_function(X) > self.threshold_).astype(np.int64)
 
-    def predict(self, x) -> np.ndarray:
-        """[N, ...] -> [N] int64, 1 = anomaly (score above the validation threshold), 0 = normal."""
-        return (self.decision_function(x) > 0).astype(np.int64)
+    def predict_proba(self, X, method: str = "linear") -> np.ndarray:
+        """X [N, ...] -> [N, 2] probabilities of (normal, anomaly), PyOD's two methods on the
+        calibration scores: "linear" min-max scales the score into [0, 1]; "unify" is
+        erf((score - mean) / (std sqrt 2)) clipped at 0 (Kriegel et al., 2011)."""
+        from scipy.special import erf
+
+        scores = self.decision_function(X)
+        cal = self.calibration_scores_
+        if method == "linear":
+            span = cal[-1] - cal[0]
+            anomaly = np.clip((scores - cal[0]) / span if span > 0 else (scores > cal[0]).astype(float), 0, 1)
+        elif method == "unify":
+            anomaly = np.clip(erf((scores - cal.mean()) / (max(cal.std(), 1e-12) * np.sqrt(2))), 0, 1)
+        else:
+            raise ValueError(f"method must be 'linear' or 'unify', got {method!r}")
+        return np.column_stack([1 - anomaly, anomaly])
+
+    def predict_confidence(self, X) -> np.ndarray:
+        """X [N, ...] -> [N] in [0, 1]: how sure predict is of each label (ExCeeD, Perini et al.,
+        2020, as in PyOD): the chance that the score's rank among the calibration scores would give
+        the same label under the contamination's binomial prior."""
+        from scipy.stats import binom
+
+        scores = self.decision_function(X)
+        cal = self.calibration_scores_
+        n = len(cal)
+        below = np.searchsorted(cal, scores, side="right")  # calibration scores <= each score
+        posterior = (1 + below) / (2 + n)
+        anomalous = binom.cdf(n - int(n * self.config.contamination), n, posterior)
+        return np.where(scores > self.threshold_, anomalous, 1 - anomalous)
 
     # -------------------------------------------------------------------------- persistence
     def _build(self, input_shape: tuple[int, ...]) -> None:
@@ -226,15 +413,23 @@ class Detector:
         pass
 
     def save(self, path: str | Path) -> Path:
-        """Writes config, weights and calibration to `path` (atomic; loads with weights_only=True)."""
+        """Writes settings, weights, calibration, preprocessing and what the model was trained on
+        to `path` (atomic; loads with weights_only=True)."""
+        import omasgan
+
         self._check_fitted()
         return atomic_save(
             {
                 "format": MODEL_FORMAT,
+                "omasgan_version": omasgan.__version__,
                 "model": self.name,
                 "config": dataclasses.asdict(self.config),
-                "input_shape": list(self.input_shape),
+                "input_shape": list(self.input_shape_),
                 "threshold": self.threshold_,
+                "calibration_scores": torch.from_numpy(self.calibration_scores_),
+                "preprocessing": self.preprocessing_,
+                "trained_on": self.trained_on_,
+                "train_seconds": self.train_seconds_,
                 "networks": {k: {n: t.cpu() for n, t in m.state_dict().items()} for k, m in self.networks.items()},
                 "extra": self._extra_state(),
             },
@@ -242,20 +437,31 @@ class Detector:
         )
 
     @classmethod
-    def load(cls, path: str | Path, **overrides) -> "Detector":
-        """A fitted detector from `save`'s file; `overrides` change runtime settings (e.g. device)."""
+    def load(cls, path: str | Path, **runtime) -> "Detector":
+        """A fitted detector of this class from `save`'s file; `runtime` changes runtime settings
+        only (RUNTIME_SETTINGS). `omasgan.load(path)` loads a detector of any class."""
         payload = load_checked(path, MODEL_FORMAT)
-        if cls.name not in ("detector", payload["model"]):
-            raise ValueError(f"{path} holds a {payload['model']!r} model, not {cls.name!r}")
-        if cls.name == "detector":
-            from omasgan.models import get_model
+        if payload.get("model") != cls.name:
+            raise ValueError(f"{path} holds a {payload.get('model')!r} model, not {cls.name!r}; use omasgan.load(path)")
+        return cls.from_payload(payload, **runtime)
 
-            cls = get_model(payload["model"])
-        det = cls(**{**payload["config"], **overrides})
-        det.input_shape = tuple(payload["input_shape"])
-        det._build(det.input_shape)
+    @classmethod
+    def from_payload(cls, payload: dict, **runtime) -> "Detector":
+        """A fitted detector from the dict `save` writes (read with checkpoint.load_checked)."""
+        bad = sorted(set(runtime) - set(RUNTIME_SETTINGS))
+        if bad:
+            raise TypeError(f"load changes runtime settings only ({', '.join(RUNTIME_SETTINGS)}), not {', '.join(bad)}")
+        det = cls(**{**payload["config"], **runtime})
+        det.input_shape_ = tuple(payload["input_shape"])
+        det.n_features_in_ = int(np.prod(det.input_shape_))
+        det._build(det.input_shape_)
         for name, net in det.networks.items():
             net.load_state_dict(payload["networks"][name])
         det._load_extra_state(payload["extra"])
         det.threshold_ = payload["threshold"]
+        det.calibration_scores_ = payload["calibration_scores"].numpy()
+        det.preprocessing_ = payload["preprocessing"]
+        det.trained_on_ = payload["trained_on"]
+        det.train_seconds_ = payload["train_seconds"]
         return det
+

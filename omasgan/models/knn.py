@@ -53,16 +53,14 @@ class NearestNeighbour(ShapePresets, Detector):
         "paper": {},
     }
 
-    def __init__(self, **config):
-        super().__init__(**config)
-        self.bank: torch.Tensor | None = None  # [Nb, F] embedded normal training samples
+    bank: torch.Tensor | None = None  # fitted: [Nb, F] the embedded normal training samples
 
     def _build(self, input_shape: tuple[int, ...]) -> None:
         if self.config.space == "critic":
-            self.networks = {"discriminator": build_dcgan(input_shape, self.config, self.device)["discriminator"]}
+            self.networks = {"discriminator": build_dcgan(input_shape, self.config, self.torch_device)["discriminator"]}
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
-        """[B, ...] on self.device -> [B, F]."""
+        """[B, ...] on self.torch_device -> [B, F]."""
         if self.config.space == "pixel":
             return x.flatten(1)
         return self.networks["discriminator"].features(x).flatten(1).float()
@@ -71,18 +69,22 @@ class NearestNeighbour(ShapePresets, Detector):
         c = self.config
         if c.space == "critic":
             seed_everything(c.seed, c.deterministic)
-            dcgan = build_dcgan(tuple(train.shape[1:]), c, self.device)
+            dcgan = build_dcgan(tuple(train.shape[1:]), c, self.torch_device)
             train_dcgan(dcgan, self.training_subset(train), c, engine)
             self.networks = {"discriminator": dcgan["discriminator"].eval()}
         with torch.no_grad():
-            self.bank = torch.cat([self._embed(b.to(self.device)) for b in batches(train, c.score_batch_size)])
+            self.bank = torch.cat([self._embed(b.to(self.torch_device)) for b in batches(train, c.score_batch_size)])
 
-    def _score(self, x: torch.Tensor) -> torch.Tensor:
+    def _score(self, x: torch.Tensor, nearest=None) -> torch.Tensor:
+        """nearest: a min_distance-like function (default: the kernel op; omasgan.export swaps in
+        its decomposition into standard operators)."""
         c = self.config
-        return min_distance(self._embed(x), self.bank, c.p, c.q, backend=c.backend)[0]
+        if nearest is None:
+            return min_distance(self._embed(x), self.bank, c.p, c.q, backend=c.backend)[0]
+        return nearest(self._embed(x), self.bank, c.p, c.q)[0]
 
     def _extra_state(self) -> dict:
         return {"bank": self.bank.cpu()}
 
     def _load_extra_state(self, state: dict) -> None:
-        self.bank = state["bank"].to(self.device)
+        self.bank = state["bank"].to(self.torch_device)

@@ -55,7 +55,7 @@ class AnoGAN(ShapePresets, Detector):
     }
 
     def _build(self, input_shape: tuple[int, ...]) -> None:
-        self.networks = build_dcgan(input_shape, self.config, self.device)
+        self.networks = build_dcgan(input_shape, self.config, self.torch_device)
 
     def _fit(self, train: torch.Tensor, val: torch.Tensor, engine: Engine) -> None:
         seed_everything(self.config.seed, self.config.deterministic)

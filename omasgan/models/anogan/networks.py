@@ -5,7 +5,6 @@ for any other shape. The discriminator's `features` (everything before its linea
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -14,7 +13,7 @@ from torch import nn
 
 from omasgan.engine import Engine, Stage
 from omasgan.models.anogan.losses import discriminator_loss, generator_loss
-from omasgan.models.base import DetectorConfig, check_int, check_number
+from omasgan.models.base import DetectorConfig, check_int, check_number, model_settings
 from omasgan.nets import init_weights, is_dcgan_shape, make_critic, make_generator
 
 
@@ -74,11 +73,6 @@ def build_dcgan(input_shape: tuple[int, ...], config: DCGANConfig, device: torch
     return nets
 
 
-def resumable_settings(config: DetectorConfig) -> dict:
-    """The settings a checkpoint records; resuming under other ones is refused by the engine."""
-    return {k: v for k, v in dataclasses.asdict(config).items() if k not in ("resume", "progress")}
-
-
 def train_dcgan(networks: dict[str, nn.Module], data: torch.Tensor, config: DCGANConfig, engine: Engine) -> None:
     """Trains `build_dcgan`'s networks on normal `data` [N, ...] in one engine stage (checkpoints,
     resume, progress, NaN guard): per batch one discriminator step (BCE, real = 1, generated = 0),
@@ -107,4 +101,4 @@ def train_dcgan(networks: dict[str, nn.Module], data: torch.Tensor, config: DCGA
         "dcgan", networks, {"generator": opt_g, "discriminator": opt_d}, step, data, c.epochs, c.batch_size,
         steps_per_epoch=c.steps_per_epoch,
     )
-    engine.fit([stage], networks, config=resumable_settings(c), resume=c.resume)
+    engine.fit([stage], networks, config=model_settings(c), resume=c.resume)

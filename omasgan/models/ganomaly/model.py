@@ -16,7 +16,7 @@ import torch
 
 from omasgan.engine import Engine, Stage, seed_everything
 from omasgan.models.anogan.losses import discriminator_loss
-from omasgan.models.anogan.networks import DCGANConfig, ShapePresets, resumable_settings
+from omasgan.models.anogan.networks import DCGANConfig, ShapePresets
 from omasgan.models.base import Detector, check_number
 from omasgan.models.ganomaly.losses import anomaly_score, generator_losses
 from omasgan.models.ganomaly.networks import EncoderDecoderEncoder
@@ -58,7 +58,7 @@ class GANomaly(ShapePresets, Detector):
         }
         for net in self.networks.values():
             init_weights(net)
-            net.to(self.device)
+            net.to(self.torch_device)
 
     def _fit(self, train: torch.Tensor, val: torch.Tensor, engine: Engine) -> None:
         c = self.config
@@ -90,7 +90,7 @@ class GANomaly(ShapePresets, Detector):
             "ganomaly", self.networks, {"generator": opt_g, "discriminator": opt_d}, step,
             train, c.epochs, c.batch_size, steps_per_epoch=c.steps_per_epoch,
         )
-        engine.fit([stage], self.networks, config=resumable_settings(c), resume=c.resume)
+        engine.fit([stage], self.networks, config=self.model_settings(), resume=c.resume)
 
     def _score(self, x: torch.Tensor) -> torch.Tensor:
         _, z, z_rec = self.networks["generator"](x)

@@ -64,7 +64,7 @@ def boundary_report(model, data: torch.Tensor, max_points: int = 2000, seed: int
     """
     gen = torch.Generator().manual_seed(seed)
     pick = torch.randperm(len(data), generator=gen)[:max_points]
-    reference = model.embed(data[pick].to(model.device))
+    reference = model.embed(data[pick].to(model.torch_device))
     out = {}
     for name in ("G", "B"):
         samples = model.embed(model.sample(name, min(max_points, 1000), gen))
@@ -79,7 +79,7 @@ def stage_report(model, data: torch.Tensor, labels: torch.Tensor | None = None, 
     """{"stage1": coverage of G's samples, "stage2": boundary_report} for a fitted OMASGAN."""
     gen = torch.Generator().manual_seed(seed)
     pick = torch.randperm(len(data), generator=gen)[:max_points]
-    reference = model.embed(data[pick].to(model.device))
+    reference = model.embed(data[pick].to(model.torch_device))
     samples = model.embed(model.sample("G", len(pick), gen))
-    return {"stage1": coverage(samples, reference, None if labels is None else labels[pick].to(model.device)),
+    return {"stage1": coverage(samples, reference, None if labels is None else labels[pick].to(model.torch_device)),
             "stage2": boundary_report(model, data, max_points, seed)}

@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +102,7 @@ class OMASGANConfig(DetectorConfig):
 
     def __post_init__(self):
         super().__post_init__()
+        check_int(self, "batch_size", low=2)  # the losses compare samples within a batch
         for name in ("latent_dim", "width", "hidden", "bank_size", "score_bank_size"):
             check_int(self, name, low=1)
         check_int(self, "blur", low=0)
@@ -192,13 +192,12 @@ class OMASGAN(Detector):
     Config = OMASGANConfig
     presets = PRESETS
 
-    def __init__(self, **config):
-        super().__init__(**config)
-        self.score_bank_values: torch.Tensor | None = None  # [Qs] C(G'(z_j))
-        self.score_bank: torch.Tensor | str | None = None  # [Qs, D] G'(z_j) (or a .npy path), kept when kappa > 0
-        self.score_bank_sharded = False  # True: score_bank is this rank's shard (omasgan.bank)
-        self.score_stats: torch.Tensor | None = None  # [3, 2] (mean, std) per SCORE_TERMS on validation
-        self.offset_: float = 0.0  # the training data's minimum, the origin of the "unit" space
+    # Fitted state (set by fit / load):
+    score_bank_values: torch.Tensor | None = None  # [Qs] C(G'(z_j))
+    score_bank: torch.Tensor | str | None = None  # [Qs, D] the manifold term's bank (or a .npy path), when kappa > 0
+    score_bank_sharded = False  # True: score_bank is this rank's shard (omasgan.bank)
+    score_stats: torch.Tensor | None = None  # [3, 2] (mean, std) per SCORE_TERMS on validation
+    offset: float = 0.0  # the training data's minimum, the origin of the "unit" space
 
     @classmethod
     def preset_settings(cls, preset: str, input_shape) -> dict:
@@ -220,7 +219,7 @@ class OMASGAN(Detector):
         c = self.config
         nets = build_networks(input_shape, latent_dim=c.latent_dim, width=c.width, hidden=c.hidden,
                               spectral_norm=c.spectral_norm, architecture=c.architecture, boundary=c.boundary)
-        self.networks = {k: v.to(self.device) for k, v in nets.items()}
+        self.networks = {k: v.to(self.torch_device) for k, v in nets.items()}
 
     def _adam(self, name: str) -> torch.optim.Adam:
         return torch.optim.Adam(self.networks[name].parameters(), lr=self.config.lr, betas=self.config.adam_betas)
@@ -228,10 +227,10 @@ class OMASGAN(Detector):
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """[B, ...] -> [B, D] float32: the samples in the space where distances are measured."""
         unit = self.config.space == "unit"
-        x = x.float() - self.offset_ if unit else x.float()
+        x = x.float() - self.offset if unit else x.float()
         if self.config.blur and x.dim() == 4:
             x = binomial_blur(x, self.config.blur)
-        flat = x.reshape(len(x), -1)
+        flat = x.flatten(1)
         return flat / flat.norm(dim=1, keepdim=True).clamp_min(1e-12) if unit else flat
 
     def j_view(self, x: torch.Tensor) -> torch.Tensor:
@@ -240,7 +239,7 @@ class OMASGAN(Detector):
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """[n, latent_dim] standard normal codes on the model's device."""
-        return torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
+        return torch.randn(n, self.config.latent_dim, generator=generator).to(self.torch_device)
 
     @torch.no_grad()
     def sample(self, network: str, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -301,7 +300,7 @@ class OMASGAN(Detector):
             if c.bank_source == "generator":
                 bank = self.sample("G", c.bank_size)
             else:
-                bank = train[torch.randperm(len(train))[: c.bank_size]].to(self.device)
+                bank = train[torch.randperm(len(train))[: c.bank_size]].to(self.torch_device)
             stage_data["bank"] = self.embed(bank).contiguous()
 
         def step(x):
@@ -324,8 +323,7 @@ class OMASGAN(Detector):
             return {"loss_V": loss_v, "loss_B": loss_b, **parts}
 
         return Stage("stage2", {"B": B, "V": V}, opt, step, train, c.epochs[1], c.batch_size, setup=setup,
-                     snapshot=lambda p: self._snapshot(p, train, ("G", "B")), steps_per_epoch=c.stage_steps(1),
-                     extra=stage_data)
+                     snapshot=lambda p: self._snapshot(p, train, ("G", "B")), steps_per_epoch=c.stage_steps(1))
 
     def _stage3(self, train: torch.Tensor, engine: Engine) -> Stage:
         c, n = self.config, self.networks
@@ -392,11 +390,13 @@ class OMASGAN(Detector):
                 self._stage3(train, engine), self._stage4(train, engine)]
 
     def _fit(self, train: torch.Tensor, val: torch.Tensor, engine: Engine) -> None:
+        if len(train) < 2:
+            raise ValueError(f"OMASGAN needs at least 2 training samples (its losses compare samples within a batch), "
+                             f"got {len(train)} after holding out validation data")
         seed_everything(self.config.seed, self.config.deterministic)
-        self.offset_ = float(train.min())
+        self.offset = float(train.min())
         self._build(train.shape[1:])
-        resumable = {k: v for k, v in dataclasses.asdict(self.config).items() if k not in ("resume", "progress")}
-        engine.fit(self.stages(self.training_subset(train), engine), self.networks, config=resumable,
+        engine.fit(self.stages(self.training_subset(train), engine), self.networks, config=self.model_settings(),
                    resume=self.config.resume)
         self._calibrate(val, train)
 
@@ -409,9 +409,9 @@ class OMASGAN(Detector):
             net.eval()
         self.draw_score_bank(c.score_bank_size)
         if c.kappa > 0 and c.score_bank_source == "data":
-            self.score_bank = torch.cat([self.embed(b.to(self.device)) for b in train.split(c.score_batch_size)])
-        self.score_stats = torch.stack([torch.zeros(3), torch.ones(3)], dim=1).to(self.device)
-        raw = torch.cat([self._raw_terms(b.to(self.device)) for b in val.split(c.score_batch_size)])
+            self.score_bank = torch.cat([self.embed(b.to(self.torch_device)) for b in train.split(c.score_batch_size)])
+        self.score_stats = torch.stack([torch.zeros(3), torch.ones(3)], dim=1).to(self.torch_device)
+        raw = torch.cat([self._raw_terms(b.to(self.torch_device)) for b in val.split(c.score_batch_size)])
         std = raw.std(dim=0) if len(raw) > 1 else torch.ones(3, device=raw.device)
         self.score_stats = torch.stack([raw.mean(dim=0), std.clamp_min(1e-8)], dim=1)
 
@@ -423,15 +423,17 @@ class OMASGAN(Detector):
         for net in self.networks.values():
             net.eval()
         drawn = draw_bank(lambda n, g: self.sample("G_prime", n, g), self.networks["C"], size,
-                          seed=self.config.seed + 7, device=self.device, directory=directory,
+                          seed=self.config.seed + 7, device=self.torch_device, directory=directory,
                           keep_samples=self.config.kappa > 0 and self.config.score_bank_source == "generator",
                           memory_budget=memory_budget, sharded=sharded, progress=progress, embed=self.embed)
         self.score_bank_values = drawn.values
         if self.config.score_bank_source == "generator":  # a bank of normal data is kept as it is
             self.score_bank, self.score_bank_sharded = drawn.samples, drawn.sharded
 
-    def _raw_terms(self, x: torch.Tensor) -> torch.Tensor:
-        """[B, ...] -> [B, 3] unstandardised (J logit, fD, manifold distance or 0)."""
+    def _raw_terms(self, x: torch.Tensor, nearest=None) -> torch.Tensor:
+        """[B, ...] -> [B, 3] unstandardised (J logit, fD, manifold distance or 0). nearest: a
+        min_distance-like function (default: the kernel op, or its sharded form; omasgan.export
+        swaps in its decomposition into standard operators)."""
         n, c = self.networks, self.config
         v = n["C"](x).float()
         if c.score_form == "paper":
@@ -440,33 +442,33 @@ class OMASGAN(Detector):
             g = divergences.get(c.divergence).g
             fd = g(self.score_bank_values).mean() - g(v)
         if self.score_bank is not None:
-            nearest = distributed.min_distance if self.score_bank_sharded else min_distance
+            nearest = nearest or (distributed.min_distance if self.score_bank_sharded else min_distance)
             manifold = nearest(self.embed(x), self.score_bank, c.p, c.q)[0]
         else:
             manifold = torch.zeros_like(fd)
         return torch.stack([n["J"](self.j_view(x)).float(), fd, manifold], dim=1)
 
-    def _terms(self, x: torch.Tensor) -> torch.Tensor:
+    def _terms(self, x: torch.Tensor, nearest=None) -> torch.Tensor:
         """[B, ...] -> [B, 3] standardised terms (J and fD bounded when term_bound > 0)."""
-        terms = (self._raw_terms(x) - self.score_stats[:, 0]) / self.score_stats[:, 1]
+        terms = (self._raw_terms(x, nearest) - self.score_stats[:, 0]) / self.score_stats[:, 1]
         b = self.config.term_bound
         if b > 0:
             terms = torch.cat([b * torch.tanh(terms[:, :2] / b), terms[:, 2:]], dim=1)
         return terms
 
-    def _score(self, x: torch.Tensor) -> torch.Tensor:
+    def _score(self, x: torch.Tensor, nearest=None) -> torch.Tensor:
         c = self.config
         weights = torch.tensor([c.lambda_j, c.lambda_s, c.kappa], device=x.device)
-        return self._terms(x) @ weights
+        return self._terms(x, nearest) @ weights
 
     def score_terms(self, x) -> dict[str, np.ndarray]:
         """The standardised terms of AS for samples [N, ...]: {"J", "fD", "manifold"} -> [N]."""
-        self._check_fitted()
-        x = as_tensor(x)
+        x = self._check_input(x)
         for net in self.networks.values():
             net.eval()
         with torch.no_grad():
-            terms = torch.cat([self._terms(b.to(self.device)).cpu() for b in x.split(self.config.score_batch_size)])
+            terms = torch.cat([self._terms(b.to(self.torch_device)).cpu() for b in x.split(self.config.score_batch_size)]
+                              or [torch.zeros(0, len(SCORE_TERMS))])
         return {name: terms[:, i].double().numpy() for i, name in enumerate(SCORE_TERMS)}
 
     def stage_report(self, data, labels=None) -> dict:
@@ -482,32 +484,39 @@ class OMASGAN(Detector):
             raise RuntimeError("a model with a sharded score bank cannot be saved; redraw it unsharded first")
         bank = self.score_bank.cpu() if isinstance(self.score_bank, torch.Tensor) else self.score_bank
         return {"score_bank_values": self.score_bank_values.cpu(), "score_bank": bank,
-                "score_stats": self.score_stats.cpu(), "offset": self.offset_}
+                "score_stats": self.score_stats.cpu(), "offset": self.offset}
 
     def _load_extra_state(self, state: dict) -> None:
-        self.score_bank_values = state["score_bank_values"].to(self.device)
+        self.score_bank_values = state["score_bank_values"].to(self.torch_device)
         bank = state["score_bank"]
-        self.score_bank = bank.to(self.device) if isinstance(bank, torch.Tensor) else bank  # a tensor, .npy path or None
-        self.score_stats = state["score_stats"].to(self.device)
-        self.offset_ = float(state.get("offset", 0.0))
+        self.score_bank = bank.to(self.torch_device) if isinstance(bank, torch.Tensor) else bank  # a tensor, .npy path or None
+        self.score_stats = state["score_stats"].to(self.torch_device)
+        self.offset = float(state.get("offset", 0.0))
 
     # ------------------------------------------------------------------------------- figures
     def _snapshot(self, path: Path, train: torch.Tensor, generators: tuple[str, ...], contour: bool = False) -> None:
-        """Data and samples of `generators`: image rows, or a 2-D scatter (with J's contour)."""
+        """Data and samples of `generators`: image rows, or a 2-D scatter (with J's contour). With
+        `contour` (stage 4), image rows also show the training images J finds most and least
+        anomalous (of 512 drawn), so one can see what J has learnt."""
         gen = torch.Generator().manual_seed(1234)
         labels = {"G": "G(z)", "B": "B(z) boundary", "G_prime": "G'(z)"}
         n = 16 if train.dim() > 2 else 500
         sets = {"data": train[torch.randperm(len(train), generator=gen)[:n]]}
         sets.update({labels[g]: self.sample(g, n, gen).cpu() for g in generators})
         title = f"{path.stem.split('_', 2)[-1]}: {', '.join(sets)}"
-        if train.dim() > 2:
-            plots.image_rows(sets, path, title)
-            return
         J = self.networks["J"]
 
         def j_logit(points):
             J.eval()
             with torch.no_grad():
-                return J(self.j_view(points.to(self.device))).float().cpu()
+                return torch.cat([J(self.j_view(b.to(self.torch_device))).float().cpu() for b in points.split(1024)])
 
+        if train.dim() > 2:
+            if contour:
+                pool = train[torch.randperm(len(train), generator=gen)[:512]]
+                order = j_logit(pool).argsort(descending=True)
+                sets["J: most anomalous data"] = pool[order[:n]]
+                sets["J: least anomalous data"] = pool[order.flip(0)[:n]]
+            plots.image_rows(sets, path, title)
+            return
         plots.scatter_2d(sets, path, title, contour=j_logit if contour else None, contour_label="J(x) logit")

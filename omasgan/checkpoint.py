@@ -1,0 +1,180 @@
+"""Files a run leaves behind, safely: atomic writes, weights-only loads, and protected run folders.
+
+- `atomic_write` / `atomic_save`: a temp file in the target's folder, then a rename, so a kill never
+  leaves half a file; `clean_temp_files` removes the temp files of writes that a kill interrupted.
+- `load_checked`: torch.load(weights_only=True) of a file this library wrote (no pickle runs).
+- `rng_state` / `set_rng_state`: what a checkpoint needs to resume with the same random numbers.
+- `RunFolder`: one training at a time per folder (a file lock), and no silent reuse of a folder
+  that already holds a run (resume it or overwrite it, explicitly).
+"""
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from pathlib import Path
+from typing import BinaryIO, Callable, Mapping
+
+import torch
+
+from omasgan import distributed
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, corrupt, foreign or does not match the model."""
+
+
+
+def rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: Mapping) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
+    """write(f) into a temp file in path's folder, then rename: a kill never leaves half a file.
+
+    Under torchrun only rank 0 writes (every rank holds the same results); the others return `path`.
+    """
+    path = Path(path)
+    if not distributed.is_main_process():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Not tempfile.mkstemp: its files are private (0600); this one gets the umask's permissions
+    # like any other file the user writes.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "xb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_save(payload: dict, path: str | Path) -> Path:
+    """torch.save(payload) through `atomic_write`."""
+    return atomic_write(path, lambda f: torch.save(payload, f))
+
+
+def load_checked(path: str | Path, expected_format: str) -> dict:
+    """torch.load(weights_only=True) of a file written by this library, else a CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        reason = load_failure_reason(err)
+        raise CheckpointError(
+            f"{path} is not a readable omasgan file (corrupt, truncated or not written by omasgan): {reason}"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != expected_format:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise CheckpointError(f"{path} is not an {expected_format} file (found format {found!r})")
+    return payload
+
+
+def load_failure_reason(err: Exception) -> str:
+    """The cause in torch.load's error, without its advice to retry with weights_only=False (which
+    would run arbitrary code from the file: this library never does)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    for i, line in enumerate(lines[:-1]):
+        if "WeightsUnpickler error" in line:
+            return f"objects outside the weights-only safe set ({lines[i + 1]})"
+    return lines[0] if lines else type(err).__name__
+
+
+# ---------------------------------------------------------------------------------- run folders
+_TEMP_FILE = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp$")  # atomic_write's temp names
+RUN_FILES = ("checkpoint.pt", "metrics.jsonl", "model.pt")  # a folder holding one of these holds a run
+LOCK_NAME = ".omasgan.lock"
+
+
+class RunFolderError(ValueError):
+    """A run folder is in use by another training, or already holds a run that was not meant to be reused."""
+
+
+def clean_temp_files(folder: str | Path) -> list[Path]:
+    """Removes the temp files that killed `atomic_write`s left in `folder`; returns them. Call it
+    only while holding the folder's lock: then no write is in flight."""
+    folder = Path(folder)
+    stale = [p for p in folder.iterdir() if p.is_file() and _TEMP_FILE.match(p.name)] if folder.is_dir() else []
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
+class RunFolder:
+    """Guards a run folder for the length of a `with` block (re-entrant within one process).
+
+        with RunFolder(out_dir, resume=False, overwrite=False):
+            ...train, save...
+
+    - A second training (another process) into the same folder fails at once with a clear error.
+    - A folder that already holds a run (RUN_FILES) is refused unless `resume` (continue it) or
+      `overwrite` (its run files are removed first).
+    - Temp files of interrupted writes are removed.
+    """
+
+    _held: dict[Path, list] = {}  # folder -> [FileLock, depth], so nested guards share one lock
+
+    def __init__(self, folder: str | Path, *, resume: bool = False, overwrite: bool = False):
+        self.folder = Path(folder).resolve()
+        self.resume, self.overwrite = resume, overwrite
+
+    def __enter__(self) -> "RunFolder":
+        if not distributed.is_main_process():
+            return self  # rank 0 owns the files; the other ranks write none
+        held = self._held.get(self.folder)
+        if held is not None:
+            held[1] += 1
+            return self
+        from filelock import FileLock, Timeout
+
+        if self.folder.exists() and not self.folder.is_dir():
+            raise RunFolderError(f"run folder {self.folder} is a file; give a folder path")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.folder / LOCK_NAME)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise RunFolderError(f"run folder {self.folder} is in use by another training; wait for it "
+                                 "or choose another folder") from None
+        try:
+            self._check_contents()
+        except BaseException:
+            lock.release()
+            raise
+        self._held[self.folder] = [lock, 1]
+        return self
+
+    def _check_contents(self) -> None:
+        clean_temp_files(self.folder)
+        found = [name for name in RUN_FILES if (self.folder / name).exists()]
+        if not found or self.resume:
+            return
+        if not self.overwrite:
+            raise RunFolderError(
+                f"{self.folder} already holds a run ({', '.join(found)}); resume it (--resume, resume=True), "
+                "replace it (--overwrite, overwrite=True) or choose another folder")
+        for name in found:
+            (self.folder / name).unlink()
+        for figure in self.folder.glob("*.png"):
+            figure.unlink()
+
+    def __exit__(self, *exc) -> None:
+        held = self._held.get(self.folder)
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] == 0:
+            del self._held[self.folder]
+            held[0].release()
