@@ -201,9 +201,9 @@ def add_score(p):
 
 
 def run_score(args) -> int:
-    import numpy as np
+    import contextlib
+    import tempfile
 
-    from omasgan import distributed
     from omasgan.models import load
 
     if (args.input is None) == (args.dataset is None):
@@ -213,54 +213,52 @@ def run_score(args) -> int:
     if args.bank_size is not None and args.bank_size < 1:
         raise CommandError(f"--bank-size must be >= 1, got {args.bank_size}")
     det = load(args.model_path, device=args.device, progress=False)
-    if args.bank_size is not None:
-        _redraw_score_bank(det, args.bank_size, args.bank_dir)
-    if args.input is not None:
-        from omasgan.inputs import read_input
+    with contextlib.ExitStack() as scratch:  # a temporary bank folder lives until the scores are written
+        if args.bank_size is not None:
+            if not hasattr(det, "draw_score_bank"):
+                raise CommandError(f"--bank-size applies to models with a score bank (omasgan), not {det.name!r}")
+            folder = args.bank_dir or scratch.enter_context(tempfile.TemporaryDirectory(prefix="omasgan-bank-"))
+            det.draw_score_bank(args.bank_size, sharded=True, directory=folder, progress=True)
+        if args.input is not None:
+            from omasgan.inputs import read_input
 
-        inputs = read_input(args.input, preprocessing=det.preprocessing_)
-        x, ids, y = inputs.x, inputs.ids, None
-    else:
-        split = _split(args, det.config.seed)
-        x, ids, y = split.test_x, [str(i) for i in range(len(split.test_x))], split.test_y.numpy()
-    scores = det.decision_function(x)
-    flagged = scores > det.threshold_
-    print(f"scored {len(scores)} samples: {int(flagged.sum())} above the threshold {det.threshold_:.4g}")
+            inputs = read_input(args.input, preprocessing=det.preprocessing_)
+            x, ids, y = inputs.x, inputs.ids, None
+        else:
+            split = _split(args, det.config.seed)
+            x, ids, y = split.test_x, [str(i) for i in range(len(split.test_x))], split.test_y.numpy()
+        scores = det.decision_function(x)
+    _report_scores(scores, det.threshold_, ids, y, args.out)
+    return 0
+
+
+def _report_scores(scores, threshold: float, ids: list[str], y, out: str | None) -> None:
+    """Prints how many are above the threshold (and the AUROC when labels y are known); writes the
+    scores to `out` (.npy: the scores; else CSV id,score,is_anomaly) from rank 0."""
+    import numpy as np
+
+    from omasgan import distributed
+    from omasgan.checkpoint import atomic_write
+
+    flagged = scores > threshold
+    print(f"scored {len(scores)} samples: {int(flagged.sum())} above the threshold {threshold:.4g}")
     if y is not None:
         from omasgan.evaluation import metrics
 
         m = metrics(y, scores)
         print(f"test AUROC {m['auroc']:.3f}, AUPRC {m['auprc']:.3f}")
-    if args.out and distributed.is_main_process():  # under torchrun every rank holds the same scores
-        from omasgan.checkpoint import atomic_write
-
-        out = Path(args.out)
-        if out.suffix == ".npy":
-            atomic_write(out, lambda f: np.save(f, scores))  # np.save(path) would append ".npy" to other names
+    if out and distributed.is_main_process():  # under torchrun every rank holds the same scores
+        path = Path(out)
+        if path.suffix == ".npy":
+            atomic_write(path, lambda f: np.save(f, scores))  # np.save(path) would append ".npy" to other names
         else:
             lines = ["id,score,is_anomaly"] + [f"{_csv_field(i)},{s:.9g},{int(a)}" for i, s, a in zip(ids, scores, flagged)]
-            atomic_write(out, lambda f: f.write(("\n".join(lines) + "\n").encode()))
-        print(f"scores written to {out}")
-    return 0
+            atomic_write(path, lambda f: f.write(("\n".join(lines) + "\n").encode()))
+        print(f"scores written to {path}")
 
 
 def _csv_field(text: str) -> str:
     return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
-
-
-def _redraw_score_bank(det, size: int, bank_dir: str | None) -> None:
-    """`score --bank-size`: Q samples of G' in batches, to disk when they do not fit (omasgan.bank)."""
-    import tempfile
-
-    if not hasattr(det, "draw_score_bank"):
-        raise CommandError(f"--bank-size applies to models with a score bank (omasgan), not {det.name!r}")
-    with tempfile.TemporaryDirectory(prefix="omasgan-bank-") as scratch:
-        det.draw_score_bank(size, sharded=True, directory=bank_dir or scratch, progress=True)
-        if isinstance(det.score_bank, str) and bank_dir is None:
-            # the temporary folder goes when this returns: keep the file open through a memmap
-            import numpy as np
-
-            det.score_bank = np.load(det.score_bank, mmap_mode="r")
 
 
 def add_loo(p):

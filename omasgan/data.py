@@ -196,7 +196,7 @@ def load_digits(train: bool, test_fraction: float = 0.3, seed: int = 0):
     return images, torch.as_tensor(bunch.target[idx], dtype=torch.long)
 
 
-def synthetic_modes(n_modes: int = 6, radius: float = 1.0, std: float = 0.06) -> torch.Tensor:
+def synthetic_modes(n_modes: int = 6, radius: float = 1.0) -> torch.Tensor:
     """Centres [n_modes, 2] of the synthetic set: evenly spaced on a circle of `radius`."""
     angle = torch.arange(n_modes, dtype=torch.float32) * (2 * math.pi / n_modes)
     return radius * torch.stack([angle.cos(), angle.sin()], dim=1)
@@ -211,7 +211,7 @@ def make_synthetic(
     the box [-1.6, 1.6]^2 but at least 5 std from every mode, i.e. clearly outside the support.
     """
     gen = torch.Generator().manual_seed(seed)
-    centres = synthetic_modes(n_modes, std=std)
+    centres = synthetic_modes(n_modes)
     which = torch.randint(n_modes, (n_normal,), generator=gen)
     normal = centres[which] + std * torch.randn(n_normal, 2, generator=gen)
     anomalies = torch.empty(0, 2)

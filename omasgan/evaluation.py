@@ -152,7 +152,6 @@ def run_loo(
     out.mkdir(parents=True, exist_ok=True)
     rows = [r for r in read_results(out / "results.json") if resume and r["abnormal_class"] in classes]
     done = {r["abnormal_class"] for r in rows}
-    curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for c in classes:
         if c in done:
             log(f"class {c}: already in {out / 'results.json'}, skipped")

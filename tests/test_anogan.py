@@ -8,7 +8,8 @@ from torch import nn
 from baseline_checks import check_fit_score_save_load, check_resume_matches_uninterrupted
 from omasgan.models import get_model
 from omasgan.models.anogan import AnoGAN
-from omasgan.models.anogan.losses import discriminator_loss, generator_loss, search_loss
+from omasgan.models.anogan.losses import search_loss
+from omasgan.models.dcgan import discriminator_loss, generator_loss
 from omasgan.engine import frozen
 from omasgan.models.anogan.search import latent_search
 

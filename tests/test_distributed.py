@@ -181,10 +181,10 @@ def _losses(out_dir):
 
 def _ddp_training(rank, tmp_dir):
     """Each rank: a full 2-rank run, and one interrupted after stage 1's first epoch then resumed."""
-    from omasgan.models.omasgan.model import OMASGAN
+    from omasgan.models.omasgan import OMASGAN, diagnostics
 
     torch.set_num_threads(1)  # two ranks on two cores: more threads spin against each other
-    OMASGAN._snapshot = lambda *args, **kwargs: None  # figures are slow and not under test
+    diagnostics.stage_figure = lambda *args, **kwargs: None  # figures are slow and not under test
     full = _tiny_omasgan(f"{tmp_dir}/full", 32).fit(_normal_points())
 
     def stop_after_first_epoch(stage, epoch, means):
@@ -228,11 +228,12 @@ def test_two_rank_ddp_training_completes_resumes_and_follows_single_process(tmp_
         sharded, joined, shard_rows = ranks[r]["sharded_bank"]
         assert np.array_equal(sharded, joined) and shard_rows == (51, 50)[r]
     files = sorted(os.listdir(tmp_path / "full"))
-    assert files == ["checkpoint.pt", "metrics.jsonl"], files  # one checkpoint, no stray temp files
+    # one checkpoint, no stray temp files (the lock file marks the run folder as guarded)
+    assert files == [".omasgan.lock", "checkpoint.pt", "metrics.jsonl"], files
 
-    from omasgan.models.omasgan.model import OMASGAN
+    from omasgan.models.omasgan import diagnostics
 
-    monkeypatch.setattr(OMASGAN, "_snapshot", lambda *args, **kwargs: None)
+    monkeypatch.setattr(diagnostics, "stage_figure", lambda *args, **kwargs: None)
     _tiny_omasgan(str(tmp_path / "single"), 64).fit(_normal_points())  # 64 = 2 ranks x 32
     ddp, single = _losses(tmp_path / "full"), _losses(tmp_path / "single")
     assert [(r["stage"], r["epoch"], r["steps"]) for r in ddp] == [(r["stage"], r["epoch"], r["steps"]) for r in single]

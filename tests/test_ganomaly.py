@@ -6,7 +6,7 @@ import torch
 
 from baseline_checks import check_fit_score_save_load, check_resume_matches_uninterrupted
 from omasgan.models import get_model
-from omasgan.models.anogan.losses import discriminator_loss
+from omasgan.models.dcgan import discriminator_loss
 from omasgan.models.ganomaly import GANomaly
 from omasgan.models.ganomaly.losses import anomaly_score, generator_losses
 

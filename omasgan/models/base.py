@@ -109,6 +109,26 @@ class DetectorConfig:
             raise TypeError(f"out_dir must be a folder path or None, got {self.out_dir!r}")
 
 
+# Presets differ by the kind of sample: [1 or 3, 32, 32] images get DCGAN networks, other images
+# ([C, H, W], e.g. the 8x8 digits) and vectors get MLPs; OMASGAN's score also treats images
+# differently from vectors.
+SHAPE_KINDS = ("dcgan", "image", "vector")
+
+
+def shape_kind(input_shape: tuple[int, ...]) -> str:
+    """"dcgan" for [1 or 3, 32, 32], "image" for any other [C, H, W], "vector" for the rest."""
+    from omasgan.nets import is_dcgan_shape
+
+    if is_dcgan_shape(tuple(input_shape)):
+        return "dcgan"
+    return "image" if len(input_shape) == 3 else "vector"
+
+
+def by_shape(dcgan: dict, image: dict, vector: dict | None = None) -> dict:
+    """A preset: its settings per SHAPE_KINDS entry (vector defaults to image's)."""
+    return {"dcgan": dcgan, "image": image, "vector": image if vector is None else vector}
+
+
 def model_settings(config: DetectorConfig) -> dict:
     """The settings that define a model (all but RUNTIME_SETTINGS), as plain types: what a
     checkpoint records and a resume must match."""
@@ -178,7 +198,7 @@ class Detector(OutlierMixin, BaseEstimator):
 
     name: ClassVar[str] = "detector"
     Config: ClassVar[type[DetectorConfig]] = DetectorConfig
-    presets: ClassVar[dict] = {}
+    presets: ClassVar[dict[str, dict[str, dict]]] = {}  # name -> {shape kind -> settings}, see by_shape
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -231,16 +251,17 @@ class Detector(OutlierMixin, BaseEstimator):
     @classmethod
     def from_preset(cls, preset: str, input_shape: tuple[int, ...], **overrides) -> "Detector":
         """A detector with the named preset's settings for data of `input_shape`, then `overrides`."""
-        if preset not in cls.presets:
-            raise ValueError(f"preset must be one of {', '.join(cls.presets) or '(none)'}; got {preset!r}")
         settings = cls.preset_settings(preset, input_shape)
         settings.update(overrides)
         return cls(**settings)
 
     @classmethod
     def preset_settings(cls, preset: str, input_shape: tuple[int, ...]) -> dict:
-        """Settings of a preset; subclasses may specialise them by input shape."""
-        return dict(cls.presets[preset])
+        """The settings of preset `preset` for samples of `input_shape`: `presets[preset]` holds
+        one dict per SHAPE_KINDS entry, and `shape_kind(input_shape)` picks it."""
+        if preset not in cls.presets:
+            raise ValueError(f"preset must be one of {', '.join(cls.presets) or '(none)'}; got {preset!r}")
+        return dict(cls.presets[preset][shape_kind(input_shape)])
 
     @property
     def torch_device(self) -> torch.device:

@@ -14,8 +14,8 @@ import torch
 
 from omasgan.data import batches
 from omasgan.engine import Engine, seed_everything
-from omasgan.models.anogan.networks import DCGANConfig, ShapePresets, build_dcgan, train_dcgan
-from omasgan.models.base import Detector, check_number
+from omasgan.models.base import Detector, by_shape, check_number
+from omasgan.models.dcgan import MLP_PRESETS, DCGANConfig, build_dcgan, train_dcgan
 from omasgan.ops import BACKENDS, min_distance
 
 SPACES = ("pixel", "critic")
@@ -42,15 +42,15 @@ class NearestNeighbourConfig(DCGANConfig):
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}")
 
 
-class NearestNeighbour(ShapePresets, Detector):
+class NearestNeighbour(Detector):
     """Distance to the nearest normal training sample, in pixel or critic-feature space."""
 
     name = "knn"
     Config = NearestNeighbourConfig
     # The bank is always the whole training split; the presets only size the critic's DCGAN.
     presets = {
-        "quick": dict(width=16, batch_size=64, epochs=1, score_batch_size=1000),
-        "paper": {},
+        "quick": by_shape(dict(width=16, batch_size=64, epochs=1, score_batch_size=1000), MLP_PRESETS["quick"]),
+        "paper": by_shape({}, MLP_PRESETS["paper"]),
     }
 
     bank: torch.Tensor | None = None  # fitted: [Nb, F] the embedded normal training samples

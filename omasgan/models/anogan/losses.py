@@ -1,4 +1,4 @@
-"""AnoGAN's losses: the DCGAN game it trains with, and the latent-search loss it scores with.
+"""AnoGAN's latent-search loss (it trains with the DCGAN game of `omasgan.models.dcgan`).
 
 Schlegl et al. (2017): a query x is mapped to the latent z whose image G(z) is closest to it,
 
@@ -10,19 +10,6 @@ and the anomaly score is L at the end of the search.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
-
-
-def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """BCE of D on real (label 1) and generated (label 0) images; logits [B] each -> scalar."""
-    return F.binary_cross_entropy_with_logits(
-        real_logits, torch.ones_like(real_logits)
-    ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-
-
-def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
-    """Non-saturating generator loss -E[log D(G(z))]; logits [B] -> scalar."""
-    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 
 def residual_loss(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:

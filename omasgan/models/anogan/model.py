@@ -1,6 +1,6 @@
 """AnoGAN (Schlegl et al., 2017; METHOD.md section 3) as a Detector.
 
-Training: a DCGAN on the normal data (`omasgan.models.anogan.networks`).
+Training: a DCGAN on the normal data (`omasgan.models.dcgan`).
 Score: for each query x, Adam searches the latent z minimising
 (1 - lam) ||x - G(z)||_1 + lam ||f(x) - f(G(z))||_1 (f = the discriminator's features), and the
 score is that loss at the end. The search runs for a whole scoring batch at once
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import torch
 
 from omasgan.engine import Engine, frozen, seed_everything
-from omasgan.models.anogan.networks import DCGANConfig, ShapePresets, build_dcgan, train_dcgan
 from omasgan.models.anogan.search import latent_search
-from omasgan.models.base import Detector, check_int, check_number
+from omasgan.models.base import Detector, by_shape, check_int, check_number
+from omasgan.models.dcgan import MLP_PRESETS, DCGANConfig, build_dcgan, train_dcgan
 
 
 @dataclass
@@ -38,20 +38,17 @@ class AnoGANConfig(DCGANConfig):
         check_number(self, "lam", low=0, high=1)
 
 
-class AnoGAN(ShapePresets, Detector):
+class AnoGAN(Detector):
     """DCGAN + batched latent search; the score is the search loss at the end."""
 
     name = "anogan"
     Config = AnoGANConfig
     # "quick": minutes per MNIST class on 2 CPU cores, the search included; "paper": the defaults.
     presets = {
-        "quick": dict(width=16, batch_size=64, max_train_samples=12000, epochs=3, search_steps=5,
-                      search_lr=0.2, score_batch_size=1000),
-        "paper": {},
-    }
-    vector_presets = {
-        "quick": {**ShapePresets.vector_presets["quick"], "search_steps": 50, "search_lr": 0.1},
-        "paper": {**ShapePresets.vector_presets["paper"], "search_steps": 200, "search_lr": 0.05},
+        "quick": by_shape(dict(width=16, batch_size=64, max_train_samples=12000, epochs=3, search_steps=5,
+                               search_lr=0.2, score_batch_size=1000),
+                          {**MLP_PRESETS["quick"], "search_steps": 50, "search_lr": 0.1}),
+        "paper": by_shape({}, {**MLP_PRESETS["paper"], "search_steps": 200, "search_lr": 0.05}),
     }
 
     def _build(self, input_shape: tuple[int, ...]) -> None:

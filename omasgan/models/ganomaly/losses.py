@@ -1,5 +1,5 @@
 """GANomaly's generator losses (Akcay et al., 2018) and its latent anomaly score (the
-discriminator's BCE is the DCGAN one, `omasgan.models.anogan.losses.discriminator_loss`).
+discriminator's BCE is the DCGAN one, `omasgan.models.dcgan.discriminator_loss`).
 
 The three generator terms are per-element means, as in the authors' code, so that the default
 weights w_adv = 1, w_con = 50, w_enc = 1 keep the balance they were tuned for.

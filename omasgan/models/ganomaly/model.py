@@ -15,9 +15,8 @@ from dataclasses import dataclass
 import torch
 
 from omasgan.engine import Engine, Stage, seed_everything
-from omasgan.models.anogan.losses import discriminator_loss
-from omasgan.models.anogan.networks import DCGANConfig, ShapePresets
-from omasgan.models.base import Detector, check_number
+from omasgan.models.base import Detector, by_shape, check_number
+from omasgan.models.dcgan import MLP_PRESETS, DCGANConfig, discriminator_loss
 from omasgan.models.ganomaly.losses import anomaly_score, generator_losses
 from omasgan.models.ganomaly.networks import EncoderDecoderEncoder
 from omasgan.nets import init_weights, make_critic
@@ -39,15 +38,15 @@ class GANomalyConfig(DCGANConfig):
             check_number(self, name, low=0)
 
 
-class GANomaly(ShapePresets, Detector):
+class GANomaly(Detector):
     """Encoder-decoder-encoder GAN; the anomaly score is the latent reconstruction error."""
 
     name = "ganomaly"
     Config = GANomalyConfig
     # "quick": minutes per MNIST class on 2 CPU cores; "paper": the paper's settings (the defaults).
     presets = {
-        "quick": dict(width=16, batch_size=64, max_train_samples=12000, epochs=3),
-        "paper": {},
+        "quick": by_shape(dict(width=16, batch_size=64, max_train_samples=12000, epochs=3), MLP_PRESETS["quick"]),
+        "paper": by_shape({}, MLP_PRESETS["paper"]),
     }
 
     def _build(self, input_shape: tuple[int, ...]) -> None:

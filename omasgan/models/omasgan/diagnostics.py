@@ -4,14 +4,18 @@
                                      recall per class when labels are given
     boundary_report(model, data)     stage 2: B's spread and its distance to the data, beside G's
     stage_report(model, data)        both, as one JSON-ready dict (written to a run's stages.json)
+    stage_figure(model, path, ...)   the figure each stage leaves in the run folder
 
 Distances are measured in the model's own space (`OMASGAN.embed`), so "near" means what the
 anomaly score means by it. Everything runs on subsets of at most `max_points` rows.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
+from omasgan import plots
 from omasgan.ops import min_distance, pairwise_distance
 
 
@@ -83,3 +87,31 @@ def stage_report(model, data: torch.Tensor, labels: torch.Tensor | None = None, 
     samples = model.embed(model.sample("G", len(pick), gen))
     return {"stage1": coverage(samples, reference, None if labels is None else labels[pick].to(model.torch_device)),
             "stage2": boundary_report(model, data, max_points, seed)}
+
+
+def stage_figure(model, path: Path, train: torch.Tensor, generators: tuple[str, ...], contour: bool = False) -> None:
+    """A stage's figure at `path`: data and samples of `generators`, as image rows or a 2-D scatter
+    (with J's contour). With `contour` (stage 4), image rows also show the training images J finds
+    most and least anomalous (of 512 drawn), so one can see what J has learnt."""
+    gen = torch.Generator().manual_seed(1234)
+    labels = {"G": "G(z)", "B": "B(z) boundary", "G_prime": "G'(z)"}
+    n = 16 if train.dim() > 2 else 500
+    sets = {"data": train[torch.randperm(len(train), generator=gen)[:n]]}
+    sets.update({labels[g]: model.sample(g, n, gen).cpu() for g in generators})
+    title = f"{path.stem.split('_', 2)[-1]}: {', '.join(sets)}"
+    J = model.networks["J"]
+
+    def j_logit(points):
+        J.eval()
+        with torch.no_grad():
+            return torch.cat([J(model.j_view(b.to(model.torch_device))).float().cpu() for b in points.split(1024)])
+
+    if train.dim() > 2:
+        if contour:
+            pool = train[torch.randperm(len(train), generator=gen)[:512]]
+            order = j_logit(pool).argsort(descending=True)
+            sets["J: most anomalous data"] = pool[order[:n]]
+            sets["J: least anomalous data"] = pool[order.flip(0)[:n]]
+        plots.image_rows(sets, path, title)
+        return
+    plots.scatter_2d(sets, path, title, contour=j_logit if contour else None, contour_label="J(x) logit")

@@ -10,170 +10,19 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from omasgan import distributed, divergences, plots
+from omasgan import distributed, divergences
 from omasgan.bank import draw_bank
 from omasgan.engine import Engine, Stage, frozen, seed_everything
-from omasgan.models.base import Detector, DetectorConfig, as_tensor, check_int, check_number
+from omasgan.models.base import Detector, as_tensor
 from omasgan.models.omasgan import diagnostics, losses
-from omasgan.models.omasgan.networks import BOUNDARIES, build_networks, copy_into, start_boundary
-from omasgan.nets import ARCHITECTURES, is_dcgan_shape
+from omasgan.models.omasgan.config import SCORE_TERMS, OMASGANConfig
+from omasgan.models.omasgan.networks import build_networks, copy_into, start_boundary
+from omasgan.models.omasgan.presets import PRESETS
 from omasgan.ops import f_divergence_score, min_distance
-
-BANK_SOURCES = ("generator", "data")
-SCORE_TERMS = ("J", "fD", "manifold")
-SPACES = ("pixel", "unit")
-SCORE_FORMS = ("monotone", "paper")
-J_INPUTS = ("sample", "embedded")
-
-
-@dataclass
-class OMASGANConfig(DetectorConfig):
-    """OMASGAN's settings; defaults are METHOD.md's.
-
-    Networks: latent_dim, width (DCGAN base channels), hidden (MLP width), spectral_norm,
-        architecture ("auto": DCGAN for [1 or 3, 32, 32] images, MLP otherwise; "dcgan"; "mlp").
-    Stage 1: stage1 ("fgan" or "klwgan"), divergence (one of omasgan.divergences.NAMES),
-        gradient_penalty (gamma_gp; the penalty's weight is gamma_gp / 2), temperature (KLWGAN T).
-    Stage 2: lambda_d (lambda), mu, p, q (the l_p^q of d and s), bank_size (Q), bank_source
-        ("generator": Q samples of G; "data": Q normal training samples), boundary ("generator":
-        B is a copy of G trained whole, METHOD.md; "latent": B(z) = G(z + T(z)) with G frozen and
-        only the latent shift T trained, so B's samples stay G-like images).
-    space: where d, s and the manifold term measure distances. "pixel" (METHOD.md): the flattened
-        samples. "unit": each sample minus the training data's minimum (an image's background),
-        scaled to unit l2 norm, so distances compare shapes, not the amount of ink (on pixels, a
-        faint stroke is near every digit and faint noise pays as dispersion). blur: passes of a 3x3
-        binomial filter over image samples ([C, H, W]) before that, so a stroke one pixel over is
-        near, not far (0 = none; ignored for other data).
-    Stage 3: alpha, beta. Stage 4: gamma, j_input ("sample": J sees the samples, METHOD.md;
-        "embedded": J sees them in `space` (reshaped back), so in the unit space it cannot
-        separate B from the data by the amount of ink alone).
-    Score: lambda_j (J's weight; 1 in METHOD.md), lambda_s, kappa (manifold term, 0 = off), score_bank_size (Q samples of G'),
-        score_bank_source ("generator": the manifold term's bank is Q samples of G', METHOD.md;
-        "data": the normal training samples), score_form ("monotone": fD = E[g(C(G'(z)))] -
-        g(C(x)), which rises as C finds x less like the data, for every divergence, since every g
-        is increasing; "paper": METHOD.md's E[g(C(G'(z)))] - f*(g(C(x))), which with pearson
-        falls again for C(x) < -2). term_bound: the standardised J and fD terms pass through
-        b tanh(t / b) (identity near 0, bounded by +-b) before they are added, so far from the data
-        the unbounded manifold term decides and the score keeps rising along any ray (0 = off,
-        as in METHOD.md).
-    Optimisation: epochs per stage (4 ints), steps_per_epoch (a cap on the batches of an epoch:
-        None = full passes, an int for every stage, or 4 entries, one per stage), lr, Adam betas.
-    """
-
-    latent_dim: int = 64
-    width: int = 32
-    hidden: int = 128
-    spectral_norm: bool = False
-    architecture: str = "auto"
-    stage1: str = "fgan"
-    divergence: str = "pearson"
-    gradient_penalty: float = 10.0
-    temperature: float = 5.0
-    lambda_d: float = 1.0
-    mu: float = 1.0
-    p: float = 2.0
-    q: float = 1.0
-    bank_size: int = 20000
-    bank_source: str = "generator"
-    boundary: str = "generator"
-    alpha: float = 0.5
-    beta: float = 0.6
-    gamma: float = 0.5
-    lambda_j: float = 1.0
-    lambda_s: float = 1.0
-    kappa: float = 0.0
-    score_bank_size: int = 10000
-    score_bank_source: str = "generator"
-    score_form: str = "monotone"
-    space: str = "pixel"
-    blur: int = 0
-    term_bound: float = 0.0
-    j_input: str = "sample"
-    epochs: tuple = (20, 10, 10, 10)
-    steps_per_epoch: int | tuple | None = None
-    lr: float = 2e-4
-    adam_betas: tuple = (0.5, 0.999)
-
-    def __post_init__(self):
-        super().__post_init__()
-        check_int(self, "batch_size", low=2)  # the losses compare samples within a batch
-        for name in ("latent_dim", "width", "hidden", "bank_size", "score_bank_size"):
-            check_int(self, name, low=1)
-        check_int(self, "blur", low=0)
-        if self.stage1 not in losses.STAGE1_VARIANTS:
-            raise ValueError(f"stage1 must be one of {', '.join(losses.STAGE1_VARIANTS)}; got {self.stage1!r}")
-        if self.divergence not in divergences.NAMES:
-            raise ValueError(f"divergence must be one of {', '.join(divergences.NAMES)}; got {self.divergence!r}")
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {', '.join(ARCHITECTURES)}; got {self.architecture!r}")
-        for name, allowed in (("bank_source", BANK_SOURCES), ("score_bank_source", BANK_SOURCES), ("boundary", BOUNDARIES),
-                              ("space", SPACES), ("score_form", SCORE_FORMS), ("j_input", J_INPUTS)):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
-        for name in ("gradient_penalty", "lambda_d", "mu", "lambda_j", "lambda_s", "kappa", "term_bound"):
-            check_number(self, name, low=0)
-        for name in ("alpha", "beta", "gamma"):
-            check_number(self, name, low=0, high=1)
-        check_number(self, "temperature", low=0, low_open=True)
-        check_number(self, "lr", low=0, low_open=True)
-        check_number(self, "p", low=1)
-        check_number(self, "q", low=0, low_open=True)
-        self.epochs = tuple(self.epochs)
-        self.adam_betas = tuple(self.adam_betas)
-        if len(self.epochs) != 4 or any(isinstance(e, bool) or not isinstance(e, int) or e < 0 for e in self.epochs):
-            raise ValueError(f"epochs must be 4 non-negative ints (stages 1-4), got {self.epochs!r}")
-        caps = self.steps_per_epoch
-        caps = tuple(caps) if isinstance(caps, (list, tuple)) else (caps,) * 4
-        if len(caps) != 4 or any(c is not None and (isinstance(c, bool) or not isinstance(c, int) or c < 1) for c in caps):
-            raise ValueError(f"steps_per_epoch must be None, an int >= 1 or 4 such entries, got {self.steps_per_epoch!r}")
-        if isinstance(self.steps_per_epoch, list):
-            self.steps_per_epoch = caps
-
-    def stage_steps(self, stage: int) -> int | None:
-        """The batch cap of stage `stage` (0-based) per epoch, None = a full pass."""
-        caps = self.steps_per_epoch
-        return caps[stage] if isinstance(caps, tuple) else caps
-
-
-# Presets. Budgets: "quick*" fit in about a minute per MNIST class on 2 CPU cores; "paper" and
-# "large" are the reference code's scale, for a GPU. Forms: "quick" and "large" carry the library's
-# score; "quick-paper" and "paper" are METHOD.md's form exactly (pixel space, B a copy of G, AS = J +
-# fD in the paper's form, no manifold term). Every setting of the library's form was chosen on the
-# development protocol (MNIST dev split, the digits, the 2-D set), never on a test split: see
-# benchmarks/results/experiment-log.md.
-_PAPER_FORM = dict(score_form="paper")
-# Images: on MNIST dev, J and fD stayed at chance (mean AUROC 0.55 / 0.51) and every positive weight
-# lowered the mean, so the score is the manifold term over the normal training data, in the blurred
-# unit space (0.947; pixel space 0.848). J and fD are still trained and reported by score_terms.
-_LIBRARY_FORM_IMAGES = dict(space="unit", blur=1, boundary="latent", j_input="embedded", kappa=1.0,
-                            score_bank_source="data", term_bound=3.0, lambda_j=0.0, lambda_s=0.0)
-# Vectors (the 2-D set): J and fD do rank anomalies there (0.97 / 0.89), so they stay at weight 1,
-# bounded, beside the manifold term over the normal data, which makes far points score high.
-_LIBRARY_FORM_VECTORS = dict(kappa=1.0, score_bank_source="data", term_bound=3.0)
-
-_BUDGETS_IMAGES = {
-    # MLP nets: on 2 CPU cores the small DCGAN collapsed within the quick budget, the MLP did not.
-    "quick": dict(architecture="mlp", hidden=256, latent_dim=32, stage1="klwgan", batch_size=64,
-                  max_train_samples=12000, epochs=(8, 1, 3, 3), steps_per_epoch=(None, 60, None, None),
-                  bank_size=1024, score_bank_size=2048, lr=2e-4),
-    "paper": dict(width=64, latent_dim=128, batch_size=64, epochs=(20, 10, 10, 10), bank_size=20000,
-                  score_bank_size=10000, lr=2e-4),
-}
-_BUDGETS_VECTORS = {
-    "quick": dict(hidden=128, latent_dim=8, batch_size=128, epochs=(60, 20, 20, 20), bank_size=2000,
-                  score_bank_size=2000, lr=1e-3),
-    "paper": dict(hidden=256, latent_dim=16, batch_size=128, epochs=(200, 60, 60, 60), bank_size=20000,
-                  score_bank_size=10000, lr=1e-3),
-}
-PRESETS = {"quick": ("quick", "library"), "quick-paper": ("quick", "paper"),
-           "large": ("paper", "library"), "paper": ("paper", "paper")}  # name -> (budget, form)
-
 
 def binomial_blur(images: torch.Tensor, passes: int) -> torch.Tensor:
     """[N, C, H, W] -> [N, C, H, W]: `passes` 3x3 binomial ([1, 2, 1] x [1, 2, 1] / 16) filters per
@@ -201,13 +50,7 @@ class OMASGAN(Detector):
 
     @classmethod
     def preset_settings(cls, preset: str, input_shape) -> dict:
-        budget, form = PRESETS[preset]
-        image = len(input_shape) == 3  # [C, H, W]: the image form, whatever the size
-        settings = dict((_BUDGETS_IMAGES if is_dcgan_shape(tuple(input_shape)) else _BUDGETS_VECTORS)[budget])
-        if form == "paper":
-            settings.update(_PAPER_FORM)
-        else:
-            settings.update(_LIBRARY_FORM_IMAGES if image else _LIBRARY_FORM_VECTORS)
+        settings = super().preset_settings(preset, input_shape)
         if math.prod(input_shape) <= 2:
             # s compares latent distances (~sqrt(2 latent_dim)) with data distances; 2-D data span
             # ~1, so mu = 1 lets s outweigh d and B scatters far from the modes.
@@ -285,7 +128,7 @@ class OMASGAN(Detector):
             return {"loss_V": loss_v, "loss_G": loss_g}
 
         return Stage("stage1", {"G": G, "V": V}, opt, step, train, c.epochs[0], c.batch_size,
-                     snapshot=lambda p: self._snapshot(p, train, ("G",)), steps_per_epoch=c.stage_steps(0))
+                     snapshot=lambda p: diagnostics.stage_figure(self, p, train, ("G",)), steps_per_epoch=c.stage_steps(0))
 
     def _stage2(self, train: torch.Tensor, engine: Engine) -> Stage:
         c, n = self.config, self.networks
@@ -323,7 +166,7 @@ class OMASGAN(Detector):
             return {"loss_V": loss_v, "loss_B": loss_b, **parts}
 
         return Stage("stage2", {"B": B, "V": V}, opt, step, train, c.epochs[1], c.batch_size, setup=setup,
-                     snapshot=lambda p: self._snapshot(p, train, ("G", "B")), steps_per_epoch=c.stage_steps(1))
+                     snapshot=lambda p: diagnostics.stage_figure(self, p, train, ("G", "B")), steps_per_epoch=c.stage_steps(1))
 
     def _stage3(self, train: torch.Tensor, engine: Engine) -> Stage:
         c, n = self.config, self.networks
@@ -357,7 +200,7 @@ class OMASGAN(Detector):
             return {"loss_C": loss_c, "loss_G_prime": objective}
 
         return Stage("stage3", {"G_prime": Gp, "C": C}, opt, step, train, c.epochs[2], c.batch_size, setup=setup,
-                     snapshot=lambda p: self._snapshot(p, train, ("G", "B", "G_prime")),
+                     snapshot=lambda p: diagnostics.stage_figure(self, p, train, ("G", "B", "G_prime")),
                      steps_per_epoch=c.stage_steps(2))
 
     def _stage4(self, train: torch.Tensor, engine: Engine) -> Stage:
@@ -381,7 +224,7 @@ class OMASGAN(Detector):
             return {"loss_J": loss}
 
         return Stage("stage4", {"J": J}, opt, step, train, c.epochs[3], c.batch_size, setup=setup,
-                     snapshot=lambda p: self._snapshot(p, train, ("G", "B", "G_prime"), contour=True),
+                     snapshot=lambda p: diagnostics.stage_figure(self, p, train, ("G", "B", "G_prime"), contour=True),
                      steps_per_epoch=c.stage_steps(3))
 
     def stages(self, train: torch.Tensor, engine: Engine) -> list[Stage]:
@@ -492,31 +335,3 @@ class OMASGAN(Detector):
         self.score_bank = bank.to(self.torch_device) if isinstance(bank, torch.Tensor) else bank  # a tensor, .npy path or None
         self.score_stats = state["score_stats"].to(self.torch_device)
         self.offset = float(state.get("offset", 0.0))
-
-    # ------------------------------------------------------------------------------- figures
-    def _snapshot(self, path: Path, train: torch.Tensor, generators: tuple[str, ...], contour: bool = False) -> None:
-        """Data and samples of `generators`: image rows, or a 2-D scatter (with J's contour). With
-        `contour` (stage 4), image rows also show the training images J finds most and least
-        anomalous (of 512 drawn), so one can see what J has learnt."""
-        gen = torch.Generator().manual_seed(1234)
-        labels = {"G": "G(z)", "B": "B(z) boundary", "G_prime": "G'(z)"}
-        n = 16 if train.dim() > 2 else 500
-        sets = {"data": train[torch.randperm(len(train), generator=gen)[:n]]}
-        sets.update({labels[g]: self.sample(g, n, gen).cpu() for g in generators})
-        title = f"{path.stem.split('_', 2)[-1]}: {', '.join(sets)}"
-        J = self.networks["J"]
-
-        def j_logit(points):
-            J.eval()
-            with torch.no_grad():
-                return torch.cat([J(self.j_view(b.to(self.torch_device))).float().cpu() for b in points.split(1024)])
-
-        if train.dim() > 2:
-            if contour:
-                pool = train[torch.randperm(len(train), generator=gen)[:512]]
-                order = j_logit(pool).argsort(descending=True)
-                sets["J: most anomalous data"] = pool[order[:n]]
-                sets["J: least anomalous data"] = pool[order.flip(0)[:n]]
-            plots.image_rows(sets, path, title)
-            return
-        plots.scatter_2d(sets, path, title, contour=j_logit if contour else None, contour_label="J(x) logit")

@@ -1,20 +1,21 @@
-"""The DCGAN that AnoGAN (and the nearest-neighbour detector's critic space) trains on normal data.
+"""The DCGAN that AnoGAN, GANomaly's discriminator and the nearest neighbour's critic space share.
 
 The networks are the shared blocks of `omasgan.nets`: DCGAN convolutions for [C, 32, 32] data, MLPs
 for any other shape. The discriminator's `features` (everything before its linear head) give f(x).
+The game is the standard one: BCE of the discriminator on real (1) and generated (0) samples, and
+the non-saturating generator loss.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from omasgan.engine import Engine, Stage
-from omasgan.models.anogan.losses import discriminator_loss, generator_loss
 from omasgan.models.base import DetectorConfig, check_int, check_number, model_settings
-from omasgan.nets import init_weights, is_dcgan_shape, make_critic, make_generator
+from omasgan.nets import init_weights, make_critic, make_generator
 
 
 @dataclass
@@ -44,20 +45,23 @@ class DCGANConfig(DetectorConfig):
         check_number(self, "beta1", low=0, high=1, high_open=True)
 
 
-class ShapePresets:
-    """Detector mixin: `presets` hold the settings for [C, 32, 32] images (DCGAN nets),
-    `vector_presets` those for any other sample shape (MLP nets), under the same preset names."""
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """BCE of D on real (label 1) and generated (label 0) images; logits [B] each -> scalar."""
+    return F.binary_cross_entropy_with_logits(
+        real_logits, torch.ones_like(real_logits)
+    ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
 
-    presets: ClassVar[dict[str, dict]] = {}
-    # MLP nets on vector data (the 2-D synthetic set): small latent, larger batch and step size.
-    vector_presets: ClassVar[dict[str, dict]] = {
-        "quick": dict(latent_dim=8, batch_size=128, lr=1e-3, epochs=30),
-        "paper": dict(latent_dim=8, batch_size=128, lr=1e-3, epochs=100),
-    }
 
-    @classmethod
-    def preset_settings(cls, preset: str, input_shape: tuple[int, ...]) -> dict:
-        return dict((cls.presets if is_dcgan_shape(tuple(input_shape)) else cls.vector_presets)[preset])
+def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Non-saturating generator loss -E[log D(G(z))]; logits [B] -> scalar."""
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+# MLP nets on vector data (the 2-D synthetic set) and small images: small latent, larger batch and step.
+MLP_PRESETS = {
+    "quick": dict(latent_dim=8, batch_size=128, lr=1e-3, epochs=30),
+    "paper": dict(latent_dim=8, batch_size=128, lr=1e-3, epochs=100),
+}
 
 
 def build_dcgan(input_shape: tuple[int, ...], config: DCGANConfig, device: torch.device) -> dict[str, nn.Module]:
