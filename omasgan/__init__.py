@@ -5,7 +5,7 @@
     det.decision_function(X_new); det.predict(X_new)
     det.save("model.pt"); omasgan.load("model.pt")
 """
-from omasgan import divergences, ops
+import importlib
 
 __version__ = "0.1.0"
 _DETECTORS = {"OMASGAN": "omasgan", "GANomaly": "ganomaly", "AnoGAN": "anogan", "NearestNeighbour": "knn"}
@@ -13,7 +13,10 @@ __all__ = [*_DETECTORS, "load", "divergences", "ops", "__version__"]
 
 
 def __getattr__(name):
-    # The models pull in the networks, the engine, scikit-learn and matplotlib: import them on first use.
+    # Everything pulls in torch (the models also scikit-learn and matplotlib): import on first use,
+    # so `omasgan --help` and `omasgan --version` answer at once.
+    if name in ("ops", "divergences"):
+        return importlib.import_module(f"omasgan.{name}")
     if name in _DETECTORS:
         from omasgan.models import get_model
 

@@ -238,3 +238,9 @@ def test_more_bad_arguments_get_one_clear_line(argv, message, capsys, tmp_path, 
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and message in err
     assert "Traceback" not in err and "weights_only=False" not in err and len(err.strip().splitlines()) <= 2
+
+
+def test_the_parser_imports_neither_torch_nor_sklearn():
+    code = "import sys, omasgan.cli; omasgan.cli.build_parser(); print(sorted({'torch', 'sklearn'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
