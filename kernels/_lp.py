@@ -11,6 +11,10 @@ Conventions of every kernel in this package:
 - A row-pair distance is handled as its "key": sum_k |u_k|^p for finite p, max_k |u_k| for
   p = inf. The key is monotonic in the norm (argmin needs nothing more) and the norm^q is
   key^(q/p) (key^q for p = inf), one power instead of a root and a power.
+- Extreme magnitudes (omasgan/ops/_common.py, "Numerics"): a key is trusted when
+  safe_sum_lo <= key <= max (`key_trusted`). A tile holding any other key recomputes it in
+  float64 from u / max |u| (`safe_pair_norms`, `safe_row_norms`); tiles of ordinary data skip that
+  branch, so the fast path is unchanged.
 """
 from __future__ import annotations
 
@@ -60,6 +64,11 @@ def value_exponent(p: float, q: float) -> float:
 def scale_exponent(p: float, q: float) -> float:
     """The e with ||u||_p^(q - p) = key^e, the scale of d||u||_p^q / du (p = inf: ||u||^(q - 1))."""
     return q - 1.0 if math.isinf(p) else (q - p) / p
+
+
+def safe_bounds(dtype: torch.dtype) -> tuple[float, float]:
+    """(lo, hi): the range of trusted keys for the kernels' `lo`, `hi` arguments."""
+    return math.sqrt(torch.finfo(dtype).tiny), torch.finfo(dtype).max
 
 
 def configs(gpu: list[triton.Config], interpreted: triton.Config) -> list[triton.Config]:
@@ -155,6 +164,96 @@ def lp_direction(u, p, P_KIND: tl.constexpr, P_INT: tl.constexpr):
         a = tl.abs(u)
         r = sign(u) * tl.where(a > 0, tl.exp2((p - 1) * tl.log2(tl.where(a > 0, a, 1.0))), 0.0)
     return r
+
+
+@triton.jit
+def key_trusted(key, lo, hi):
+    """key in [lo, hi] (lo, hi: tl.float64 scalars from safe_bounds)."""
+    return (key >= tl.full([], lo, key.dtype)) & (key <= tl.full([], hi, key.dtype))
+
+
+@triton.jit
+def pow64(x, e):
+    """x^e in float64 for x >= 0, 0 where x == 0 (e may be negative: the zero-distance convention)."""
+    positive = x > 0
+    return tl.where(positive, tl.exp2(e * tl.log2(tl.where(positive, x, 1.0))), 0.0)
+
+
+@triton.jit
+def _root64(m, t, p, P_KIND: tl.constexpr):
+    """m t^(1/p) in float64 (m * t for p = 1, m for p = inf)."""
+    if P_KIND == P_INF:
+        r = m
+    elif P_KIND == P_ONE:
+        r = m * t
+    elif P_KIND == P_TWO:
+        r = m * tl.sqrt(t)
+    else:
+        r = m * pow64(t, 1.0 / p)
+    return r
+
+
+@triton.jit
+def safe_pair_norms(a_ptr, rows_a, a_ok, b_ptr, rows_b, b_ok, D, p,
+                    P_KIND: tl.constexpr, P_INT: tl.constexpr,
+                    BLOCK_A: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_D: tl.constexpr):
+    """||a_i - b_j||_p in float64 for a tile of pairs, from u / max |u| (two passes over D): nothing
+    over- or underflows unless the norm does. p: float64 scalar."""
+    m = tl.full([BLOCK_A, BLOCK_B], 0, tl.float64)
+    for d0 in range(0, D, BLOCK_D):
+        ks = d0 + tl.arange(0, BLOCK_D)
+        a = load_rows(a_ptr, rows_a, a_ok, ks, D).to(tl.float64)
+        b = load_rows(b_ptr, rows_b, b_ok, ks, D).to(tl.float64)
+        m = tl.maximum(m, tl.max(tl.abs(a[:, None, :] - b[None, :, :]), axis=2))
+    safe = tl.where(m > 0, m, 1.0)
+    t = tl.full([BLOCK_A, BLOCK_B], 0, tl.float64)
+    if P_KIND != P_INF:
+        for d0 in range(0, D, BLOCK_D):
+            ks = d0 + tl.arange(0, BLOCK_D)
+            a = load_rows(a_ptr, rows_a, a_ok, ks, D).to(tl.float64)
+            b = load_rows(b_ptr, rows_b, b_ok, ks, D).to(tl.float64)
+            r = tl.abs(a[:, None, :] - b[None, :, :]) / safe[:, :, None]
+            t += tl.sum(lp_terms(r, p, P_KIND, P_INT), axis=2)
+    return _root64(m, t, p, P_KIND)
+
+
+@triton.jit
+def safe_row_norms(a_ptr, rows_a, b_ptr, rows_b, ok, D, p,
+                   P_KIND: tl.constexpr, P_INT: tl.constexpr, BLOCK: tl.constexpr, BLOCK_D: tl.constexpr):
+    """||a_{rows_a[i]} - b_{rows_b[i]}||_p in float64, as safe_pair_norms: [BLOCK]."""
+    m = tl.full([BLOCK], 0, tl.float64)
+    for d0 in range(0, D, BLOCK_D):
+        ks = d0 + tl.arange(0, BLOCK_D)
+        u = load_rows(a_ptr, rows_a, ok, ks, D).to(tl.float64) - load_rows(b_ptr, rows_b, ok, ks, D).to(tl.float64)
+        m = tl.maximum(m, tl.max(tl.abs(u), axis=1))
+    safe = tl.where(m > 0, m, 1.0)
+    t = tl.full([BLOCK], 0, tl.float64)
+    if P_KIND != P_INF:
+        for d0 in range(0, D, BLOCK_D):
+            ks = d0 + tl.arange(0, BLOCK_D)
+            u = load_rows(a_ptr, rows_a, ok, ks, D).to(tl.float64) - load_rows(b_ptr, rows_b, ok, ks, D).to(tl.float64)
+            t += tl.sum(lp_terms(tl.abs(u) / safe[:, None], p, P_KIND, P_INT), axis=1)
+    return _root64(m, t, p, P_KIND)
+
+
+@triton.jit
+def pair_norms64(key, a_ptr, rows_a, a_ok, b_ptr, rows_b, b_ok, D, p, lo, hi,
+                 P_KIND: tl.constexpr, P_INT: tl.constexpr,
+                 BLOCK_A: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_D: tl.constexpr):
+    """The float64 norms of a tile of pairs from their keys; a tile with an untrusted key (see
+    key_trusted) recomputes those through safe_pair_norms."""
+    p64 = p.to(tl.float64)
+    key64 = key.to(tl.float64)
+    norm = _root64(tl.full(key.shape, 1.0, tl.float64), key64, p64, P_KIND)
+    if P_KIND == P_INF:
+        norm = key64
+    elif P_KIND == P_ONE:
+        norm = key64
+    bad = (a_ok[:, None] & b_ok[None, :]) & ~key_trusted(key, lo, hi)
+    if tl.max(bad.to(tl.int32)) > 0:
+        safe = safe_pair_norms(a_ptr, rows_a, a_ok, b_ptr, rows_b, b_ok, D, p64, P_KIND, P_INT, BLOCK_A, BLOCK_B, BLOCK_D)
+        norm = tl.where(bad, safe, norm)
+    return norm
 
 
 @triton.jit

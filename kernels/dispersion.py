@@ -13,15 +13,22 @@ rows i and streams all j tiles once: it computes the two distance tiles, the pai
 adds its rows' gradient chunk by chunk into grad_z / grad_b. A program writes only its own rows,
 so there are no atomics and the sums are deterministic; each unordered pair is visited twice
 (once from each side), the cost of that.
+
+Numerics (omasgan/ops/_common.py): the pair norms come from _lp.pair_norms64 (a tile with a power
+sum that over- or underflowed recomputes it safely), and A, B, the ratios and the weights are
+formed in float64, where eps stays exact (1e-50 is 0 in float32) and a ratio of two huge
+distances stays finite.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import triton
 import triton.language as tl
 
 from omasgan.kernels import _lp
-from omasgan.kernels._lp import pair_keys, pow_pos, weighted_directions
+from omasgan.kernels._lp import pair_keys, pair_norms64, pow64, weighted_directions
 
 
 @triton.jit
@@ -49,8 +56,9 @@ def _pair_tiles(z_ptr, b_ptr, rows, row_ok, cols, col_ok, DZ, DB, p,
     key=["DZ", "DB", "P_KIND"],
 )
 @triton.jit
-def _dispersion_kernel(z_ptr, b_ptr, partial_ptr, N, DZ, DB, p: tl.float64, e: tl.float64, eps: tl.float64,
-                       P_KIND: tl.constexpr, P_INT: tl.constexpr, E_KIND: tl.constexpr,
+def _dispersion_kernel(z_ptr, b_ptr, partial_ptr, N, DZ, DB, p: tl.float64, q: tl.float64, eps: tl.float64,
+                       lo: tl.float64, hi: tl.float64,
+                       P_KIND: tl.constexpr, P_INT: tl.constexpr,
                        BLOCK: tl.constexpr, BLOCK_D: tl.constexpr):
     """partial[ti, tj] = sum over the tile's pairs i < j of A_ij / (eps + B_ij); grid (T, T)."""
     ti, tj = tl.program_id(0), tl.program_id(1)
@@ -59,10 +67,14 @@ def _dispersion_kernel(z_ptr, b_ptr, partial_ptr, N, DZ, DB, p: tl.float64, e: t
         cols = tj * BLOCK + tl.arange(0, BLOCK)
         row_ok, col_ok = rows < N, cols < N
         dtype = z_ptr.dtype.element_ty
-        key_z, _, key_b, _ = _pair_tiles(z_ptr, b_ptr, rows, row_ok, cols, col_ok, DZ, DB, tl.full([], p, dtype),
+        p_cast = tl.full([], p, dtype)
+        key_z, _, key_b, _ = _pair_tiles(z_ptr, b_ptr, rows, row_ok, cols, col_ok, DZ, DB, p_cast,
                                          P_KIND, P_INT, False, BLOCK, BLOCK_D)
-        e_cast = tl.full([], e, dtype)
-        ratio = pow_pos(key_z, e_cast, E_KIND) / (tl.full([], eps, dtype) + pow_pos(key_b, e_cast, E_KIND))
+        norm_z = pair_norms64(key_z, z_ptr, rows, row_ok, z_ptr, cols, col_ok, DZ, p_cast, lo, hi,
+                              P_KIND, P_INT, BLOCK, BLOCK, BLOCK_D)
+        norm_b = pair_norms64(key_b, b_ptr, rows, row_ok, b_ptr, cols, col_ok, DB, p_cast, lo, hi,
+                              P_KIND, P_INT, BLOCK, BLOCK, BLOCK_D)
+        ratio = pow64(norm_z, q) / (eps + pow64(norm_b, q))
         upper = row_ok[:, None] & col_ok[None, :] & (rows[:, None] < cols[None, :])
         tile_sum = tl.sum(tl.sum(tl.where(upper, ratio, 0.0), axis=1), axis=0)
         tl.store(partial_ptr + ti * tl.num_programs(1) + tj, tile_sum)
@@ -94,35 +106,52 @@ def _add_row_gradient(out_ptr, w, arg, x_ptr, rows, row_ok, cols, col_ok, D, p,
 )
 @triton.jit
 def _dispersion_backward_kernel(grad_ptr, z_ptr, b_ptr, grad_z_ptr, grad_b_ptr, N, DZ, DB,
-                                p: tl.float64, q: tl.float64, e: tl.float64, e_scale: tl.float64, eps: tl.float64,
-                                P_KIND: tl.constexpr, P_INT: tl.constexpr, E_KIND: tl.constexpr,
-                                E_SCALE_KIND: tl.constexpr, BLOCK: tl.constexpr, BLOCK_D: tl.constexpr):
+                                p: tl.float64, q: tl.float64, e_scale: tl.float64, eps: tl.float64,
+                                lo: tl.float64, hi: tl.float64,
+                                P_KIND: tl.constexpr, P_INT: tl.constexpr, BLOCK: tl.constexpr, BLOCK_D: tl.constexpr):
     """grad_z, grad_b (zero-initialised) [N, Dz], [N, Db]; grad_ptr: the 0-d upstream gradient."""
     rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     row_ok = rows < N
     dtype = z_ptr.dtype.element_ty
-    p, q, e, e_scale = tl.full([], p, dtype), tl.full([], q, dtype), tl.full([], e, dtype), tl.full([], e_scale, dtype)
-    eps, n = tl.full([], eps, dtype), tl.full([], N, dtype)
-    c = 2.0 * tl.load(grad_ptr) / (n * (n - 1.0))
+    p = tl.full([], p, dtype)
+    n = tl.full([], N, tl.float64)
+    c = 2.0 * tl.load(grad_ptr).to(tl.float64) / (n * (n - 1.0))
     for j0 in range(0, N, BLOCK):
         cols = j0 + tl.arange(0, BLOCK)
         col_ok = cols < N
         key_z, arg_z, key_b, arg_b = _pair_tiles(z_ptr, b_ptr, rows, row_ok, cols, col_ok, DZ, DB, p,
                                                  P_KIND, P_INT, P_KIND == _lp.P_INF, BLOCK, BLOCK_D)
         pair_ok = row_ok[:, None] & col_ok[None, :] & (rows[:, None] != cols[None, :])
-        den = eps + pow_pos(key_b, e, E_KIND)
-        # w = c * d(ratio)/d(distance) * q ||u||^(q - p), the last factor 0 for coincident rows
-        w_z = tl.where(pair_ok, c / den * q * pow_pos(key_z, e_scale, E_SCALE_KIND), 0.0)
-        a_over_den2 = pow_pos(key_z, e, E_KIND) / (den * den)
-        w_b = tl.where(pair_ok, -c * a_over_den2 * q * pow_pos(key_b, e_scale, E_SCALE_KIND), 0.0)
-        _add_row_gradient(grad_z_ptr, w_z, arg_z, z_ptr, rows, row_ok, cols, col_ok, DZ, p, P_KIND, P_INT, BLOCK_D)
-        _add_row_gradient(grad_b_ptr, w_b, arg_b, b_ptr, rows, row_ok, cols, col_ok, DB, p, P_KIND, P_INT, BLOCK_D)
+        norm_z = pair_norms64(key_z, z_ptr, rows, row_ok, z_ptr, cols, col_ok, DZ, p, lo, hi,
+                              P_KIND, P_INT, BLOCK, BLOCK, BLOCK_D)
+        norm_b = pair_norms64(key_b, b_ptr, rows, row_ok, b_ptr, cols, col_ok, DB, p, lo, hi,
+                              P_KIND, P_INT, BLOCK, BLOCK, BLOCK_D)
+        den = eps + pow64(norm_b, q)
+        # w = c * d(ratio)/d(distance) * q ||u||^(q - p), the last factor 0 for coincident rows;
+        # in float64, then in the dtype for the direction sums
+        w_z = tl.where(pair_ok, c / den * q * pow64(norm_z, e_scale), 0.0)
+        a_over_den = pow64(norm_z, q) / den
+        w_b = tl.where(pair_ok, -c * a_over_den / den * q * pow64(norm_b, e_scale), 0.0)
+        # The direction sums run in the dtype while every nonzero weight lies well inside its range
+        # (all ordinary tiles), else in float64 (weights such as 1e46 for rows ~1e-30 near eps).
+        w_abs = tl.abs(tl.where(pair_ok, w_z, 1.0)), tl.abs(tl.where(pair_ok, w_b, 1.0))
+        big = tl.maximum(tl.max(tl.max(w_abs[0], axis=1), axis=0), tl.max(tl.max(w_abs[1], axis=1), axis=0))
+        nonzero = tl.minimum(tl.min(tl.min(tl.where(w_abs[0] > 0, w_abs[0], 1.0), axis=1), axis=0),
+                             tl.min(tl.min(tl.where(w_abs[1] > 0, w_abs[1], 1.0), axis=1), axis=0))
+        if (big <= 1.0e30) & (nonzero >= 1.0e-30):
+            _add_row_gradient(grad_z_ptr, w_z.to(dtype), arg_z, z_ptr, rows, row_ok, cols, col_ok, DZ, p,
+                              P_KIND, P_INT, BLOCK_D)
+            _add_row_gradient(grad_b_ptr, w_b.to(dtype), arg_b, b_ptr, rows, row_ok, cols, col_ok, DB, p,
+                              P_KIND, P_INT, BLOCK_D)
+        else:
+            _add_row_gradient(grad_z_ptr, w_z, arg_z, z_ptr, rows, row_ok, cols, col_ok, DZ, p, P_KIND, P_INT, BLOCK_D)
+            _add_row_gradient(grad_b_ptr, w_b, arg_b, b_ptr, rows, row_ok, cols, col_ok, DB, p, P_KIND, P_INT, BLOCK_D)
 
 
-def _constants(p: float, q: float) -> dict:
+def _constants(p: float, dtype: torch.dtype) -> dict:
     p_kind, p_int = _lp.p_kind(p)
-    e = _lp.value_exponent(p, q)
-    return dict(P_KIND=p_kind, P_INT=p_int, e=e, E_KIND=_lp.exponent_kind(e))
+    lo, hi = _lp.safe_bounds(dtype)
+    return dict(P_KIND=p_kind, P_INT=p_int, lo=lo, hi=hi)
 
 
 @_lp.on_input_device
@@ -132,8 +161,8 @@ def dispersion(z: torch.Tensor, b: torch.Tensor, p: float, q: float, eps: float)
     grid = lambda meta: (triton.cdiv(n, meta["BLOCK"]), triton.cdiv(n, meta["BLOCK"]))  # noqa: E731
     # Sized for the smallest BLOCK any config uses, so every grid fits.
     tiles = triton.cdiv(n, 16)
-    partial = z.new_zeros(tiles * tiles)
-    _dispersion_kernel[grid](z, b, partial, n, z.shape[1], b.shape[1], p, eps=eps, **_constants(p, q))
+    partial = z.new_zeros(tiles * tiles, dtype=torch.float64)  # the kernel sums ratios in float64
+    _dispersion_kernel[grid](z, b, partial, n, z.shape[1], b.shape[1], p, q, eps=eps, **_constants(p, z.dtype))
     return (2.0 * partial.double().sum() / (n * (n - 1))).to(z.dtype)
 
 
@@ -142,10 +171,11 @@ def dispersion_backward(grad: torch.Tensor, z: torch.Tensor, b: torch.Tensor, p:
     """grad: 0-d -> (grad_z [N, Dz], grad_b [N, Db])."""
     n = z.shape[0]
     grad_z, grad_b = torch.zeros_like(z), torch.zeros_like(b)
-    e_scale = _lp.scale_exponent(p, q)
+    # q ||u||^(q - p) (p = inf: ||u||^(q - 1)) from the norm itself, in float64
+    e_scale = q - 1.0 if math.isinf(p) else q - p
     grid = lambda meta: (triton.cdiv(n, meta["BLOCK"]),)  # noqa: E731
     _dispersion_backward_kernel[grid](
         grad.to(z.dtype).reshape(1), z, b, grad_z, grad_b, n, z.shape[1], b.shape[1], p, q,
-        eps=eps, e_scale=e_scale, E_SCALE_KIND=_lp.exponent_kind(e_scale), **_constants(p, q),
+        eps=eps, e_scale=e_scale, **_constants(p, z.dtype),
     )
     return grad_z, grad_b

@@ -14,6 +14,7 @@ import torch
 import triton
 import triton.language as tl
 
+from omasgan import divergences
 from omasgan.kernels import _lp
 
 BOUND_BLOCK, BOUND_WARPS = 1024, 8
@@ -90,8 +91,8 @@ def _fstar_g(v, CODE: tl.constexpr):
         dr = r
     elif CODE == 1:  # reverse_kl: v - 1
         r, dr = v - 1.0, tl.full(v.shape, 1.0, v.dtype)
-    elif CODE == 2:  # pearson: v^2/4 + v
-        r, dr = 0.25 * v * v + v, 0.5 * v + 1.0
+    elif CODE == 2:  # pearson: v^2/4 + v, as v (v/4 + 1): no overflow of v * v
+        r, dr = v * (0.25 * v + 1.0), 0.5 * v + 1.0
     elif CODE == 3:  # neyman: 2 - 2 exp(-v/2)
         r, dr = -2.0 * _expm1(-0.5 * v), tl.exp(-0.5 * v)
     elif CODE == 4:  # squared_hellinger: exp(v) - 1
@@ -154,7 +155,9 @@ def f_divergence_bound(v_p: torch.Tensor, v_q: torch.Tensor, code: int) -> torch
         v_p, v_q, partial, n_p, n_q, programs_p, CODE=code, BLOCK=BOUND_BLOCK, num_warps=BOUND_WARPS
     )
     sums = partial.double()
-    return (sums[:programs_p].sum() / n_p - sums[programs_p:].sum() / n_q).to(v_p.dtype)
+    value = sums[:programs_p].sum() / n_p - sums[programs_p:].sum() / n_q
+    # Neyman's -inf - (-inf): the infinity of the true value's sign (a no-op for other codes)
+    return divergences.resolve_infinite_difference(code, value, v_p, v_q).to(v_p.dtype)
 
 
 @_lp.on_input_device

@@ -13,6 +13,9 @@ O(splits * N + Q).
   BLOCK_D] register tiles, computed in the input dtype (no fp64 tl.dot).
 Exact values. The selected pair's distance is then recomputed from the two rows (O(N D)), so
 values are exact: an exact duplicate gives 0, never the cancellation noise of the dot form.
+Extreme magnitudes: the ranking assumes inputs inside the band of omasgan/ops/_common.py (the op
+scales x and bank by a power of two otherwise); the recomputed value takes the safe path of
+_lp.safe_row_norms when its power sum over- or underflows.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ import triton
 import triton.language as tl
 
 from omasgan.kernels import _lp
-from omasgan.kernels._lp import load_rows, pair_keys, pow_pos, row_keys
+from omasgan.kernels._lp import key_trusted, load_rows, pair_keys, pow64, pow_pos, row_keys, safe_row_norms
 
 _MIN_ROWS_PER_SPLIT = 64  # a bank slice shorter than this is not worth a program of its own
 _INTERPRETED_PROGRAMS = 4  # without a GPU: still split, so the merge is exercised by the tests
@@ -111,7 +114,8 @@ def _nearest_direct_kernel(x_ptr, bank_ptr, best_ptr, idx_ptr, N, Q, D, p: tl.fl
 
 
 @triton.jit
-def _selected_values_kernel(x_ptr, bank_ptr, idx_ptr, out_ptr, N, D, p: tl.float64, e: tl.float64,
+def _selected_values_kernel(x_ptr, bank_ptr, idx_ptr, out_ptr, N, D, p: tl.float64, q: tl.float64, e: tl.float64,
+                            lo: tl.float64, hi: tl.float64,
                             P_KIND: tl.constexpr, P_INT: tl.constexpr, E_KIND: tl.constexpr,
                             BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
     """out[i] = ||x_i - bank_{idx[i]}||_p^q, straight from the rows."""
@@ -120,7 +124,12 @@ def _selected_values_kernel(x_ptr, bank_ptr, idx_ptr, out_ptr, N, D, p: tl.float
     picked = tl.load(idx_ptr + rows, mask=row_ok, other=0)
     dtype = x_ptr.dtype.element_ty
     key = row_keys(x_ptr, rows, bank_ptr, picked, row_ok, D, tl.full([], p, dtype), P_KIND, P_INT, BLOCK_N, BLOCK_D)
-    tl.store(out_ptr + rows, pow_pos(key, tl.full([], e, dtype), E_KIND), mask=row_ok)
+    value = pow_pos(key, tl.full([], e, dtype), E_KIND)
+    bad = row_ok & ~key_trusted(key, lo, hi)
+    if tl.max(bad.to(tl.int32)) > 0:  # over- or underflow in this block: the safe path
+        norm = safe_row_norms(x_ptr, rows, bank_ptr, picked, row_ok, D, tl.full([], p, tl.float64), P_KIND, P_INT, BLOCK_N, BLOCK_D)
+        value = tl.where(bad, pow64(norm, q).to(dtype), value)
+    tl.store(out_ptr + rows, value, mask=row_ok)
 
 
 def _bank_splits(n: int, q: int, device: torch.device) -> int:
@@ -158,7 +167,7 @@ def min_distance(x: torch.Tensor, bank: torch.Tensor, p: float, q: float):
     indices.copy_(best_idx.gather(0, slice_of_best)[0])
     e = _lp.value_exponent(p, q)
     _selected_values_kernel[(triton.cdiv(n, SELECT_BLOCK_N),)](
-        x, bank, indices, values, n, d, p, e,
+        x, bank, indices, values, n, d, p, q, e, *_lp.safe_bounds(x.dtype),
         P_KIND=p_kind, P_INT=p_int, E_KIND=_lp.exponent_kind(e), BLOCK_N=SELECT_BLOCK_N, BLOCK_D=SELECT_BLOCK_D,
     )
     return values, indices

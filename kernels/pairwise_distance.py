@@ -20,14 +20,16 @@ import triton
 import triton.language as tl
 
 from omasgan.kernels import _lp
-from omasgan.kernels._lp import pair_keys, pow_pos, weighted_directions
+from omasgan.kernels._lp import key_trusted, pair_keys, pow64, pow_pos, safe_pair_norms, weighted_directions
 
 @triton.autotune(configs=_lp.pair_tile_configs("BLOCK_N", "BLOCK_M"), key=["D", "P_KIND", "WITH_ARGMAX"])
 @triton.jit
-def _pairwise_kernel(x_ptr, y_ptr, out_ptr, argmax_ptr, N, M, D, p: tl.float64, e: tl.float64,
+def _pairwise_kernel(x_ptr, y_ptr, out_ptr, argmax_ptr, N, M, D, p: tl.float64, q: tl.float64, e: tl.float64,
+                     lo: tl.float64, hi: tl.float64,
                      P_KIND: tl.constexpr, P_INT: tl.constexpr, E_KIND: tl.constexpr, WITH_ARGMAX: tl.constexpr,
                      BLOCK_N: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_D: tl.constexpr):
-    """out [N, M] = key^e; with WITH_ARGMAX (p = inf) also argmax [N, M] int32, the chosen feature."""
+    """out [N, M] = key^e; with WITH_ARGMAX (p = inf) also argmax [N, M] int32, the chosen feature.
+    A tile with a key outside [lo, hi] (over- or underflow) recomputes those pairs safely."""
     rows = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     cols = tl.program_id(1) * BLOCK_M + tl.arange(0, BLOCK_M)
     row_ok, col_ok = rows < N, cols < M
@@ -36,7 +38,12 @@ def _pairwise_kernel(x_ptr, y_ptr, out_ptr, argmax_ptr, N, M, D, p: tl.float64, 
                          P_KIND, P_INT, WITH_ARGMAX, BLOCK_N, BLOCK_M, BLOCK_D)
     out = rows.to(tl.int64)[:, None] * M + cols[None, :]
     ok = row_ok[:, None] & col_ok[None, :]
-    tl.store(out_ptr + out, pow_pos(key, tl.full([], e, dtype), E_KIND), mask=ok)
+    value = pow_pos(key, tl.full([], e, dtype), E_KIND)
+    bad = ok & ~key_trusted(key, lo, hi)
+    if tl.max(bad.to(tl.int32)) > 0:
+        norm = safe_pair_norms(x_ptr, rows, row_ok, y_ptr, cols, col_ok, D, tl.full([], p, tl.float64), P_KIND, P_INT, BLOCK_N, BLOCK_M, BLOCK_D)
+        value = tl.where(bad, pow64(norm, q).to(dtype), value)
+    tl.store(out_ptr + out, value, mask=ok)
     if WITH_ARGMAX:
         tl.store(argmax_ptr + out, arg, mask=ok)
 
@@ -79,7 +86,7 @@ def _forward(x, y, p, q, with_argmax):
         p_kind, p_int = _lp.p_kind(p)
         e = _lp.value_exponent(p, q)
         grid = lambda meta: (triton.cdiv(n, meta["BLOCK_N"]), triton.cdiv(m, meta["BLOCK_M"]))  # noqa: E731
-        _pairwise_kernel[grid](x, y, out, argmax, n, m, d, p, e, P_KIND=p_kind, P_INT=p_int,
+        _pairwise_kernel[grid](x, y, out, argmax, n, m, d, p, q, e, *_lp.safe_bounds(x.dtype), P_KIND=p_kind, P_INT=p_int,
                                E_KIND=_lp.exponent_kind(e), WITH_ARGMAX=with_argmax)
     return out, argmax
 

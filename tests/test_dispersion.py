@@ -96,3 +96,35 @@ def test_gradients_of_rows_far_from_the_origin_float32(backend):
     got = torch.autograd.grad(ops.dispersion(z, b, backend=backend), (z, b))
     for a, e in zip(got, expect):
         torch.testing.assert_close(a.double(), e, rtol=1e-3, atol=1e-3 * e.abs().max().item())
+
+
+# ------------------------------------------------- issue 11: values beyond float32's squares, eps, NaN
+def test_dispersion_rows_near_1e20_agree_with_torch(backend):
+    """Rows near 1e20: the CPU Gram form gave NaN where the torch backend gave the true value."""
+    g = torch.Generator().manual_seed(1)
+    for z, b in [
+        (torch.randn(6, 3, generator=g) + 1e20, torch.randn(6, 5, generator=g) * 1e12 + 1e20),
+        (torch.randn(6, 3, generator=g) * 1e20, torch.randn(6, 5, generator=g) * 1e20),
+    ]:
+        got = ops.dispersion(z, b, backend=backend)
+        expect = oracle.dispersion(z, b, 2.0, 1.0, 1e-8)
+        assert torch.isfinite(got)
+        torch.testing.assert_close(got.double(), expect, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(got, ops.dispersion(z, b, backend="torch"), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("eps", [1e-8, 1e-20, 1e-50])
+def test_dispersion_eps_does_not_underflow_in_float32(backend, eps):
+    """eps = 1e-50 is 0 in float32 (and eps^2 underflows from 1e-20 on): the coincident pairs and
+    the diagonal must still give finite values and gradients."""
+    g = torch.Generator().manual_seed(2)
+    z = torch.randn(5, 2, generator=g)
+    b = torch.randn(5, 3, generator=g)
+    z[3] = z[1]
+    b[3] = b[1]  # a pair coincident in z and in b: 0 / (eps + 0) = 0
+    z, b = z.requires_grad_(), b.requires_grad_()
+    s = ops.dispersion(z, b, eps=eps, backend=backend)
+    expect = oracle.dispersion(z.detach(), b.detach(), 2.0, 1.0, eps)
+    torch.testing.assert_close(s.double(), expect, rtol=1e-4, atol=0)
+    s.backward()
+    assert torch.isfinite(z.grad).all() and torch.isfinite(b.grad).all()

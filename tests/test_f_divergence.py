@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
@@ -99,3 +101,34 @@ def test_score_is_bank_mean_minus_query_conjugate():
 def test_bad_input_is_named(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# ------------------------------------------------- issue 11: values beyond float32's squares, eps, NaN
+def test_pearson_bound_beyond_v_squared(backend):
+    """f*(v) = v^2/4 + v: v * v overflows float32 at v = 3e19, the value 2.25e38 does not."""
+    v_p, v_q = torch.tensor([1.0, 2.0]), torch.tensor([3e19])
+    got = ops.f_divergence_bound(v_p, v_q, "pearson", backend=backend)
+    expect = 1.5 - (3e19**2 / 4 + 3e19)
+    assert torch.isfinite(got)
+    torch.testing.assert_close(got.double(), torch.tensor(expect, dtype=torch.float64), rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize(
+    "v_p, v_q, expect",
+    [
+        ([-1e4, 0.0], [-1e4, 1.0], -math.inf),  # e^1e4 beats 2 e^5e3
+        ([-100.0], [-1e3, 0.0], math.inf),      # 2 e^500 / 2 beats e^100
+        ([0.0, 1.0], [-1e4], math.inf),         # one side only: finite - (-inf)
+    ],
+)
+def test_neyman_bound_is_an_infinity_not_nan(backend, v_p, v_q, expect):
+    got = ops.f_divergence_bound(torch.tensor(v_p), torch.tensor(v_q), "neyman", backend=backend)
+    assert got.item() == expect
+    assert divergences.get("neyman").bound(torch.tensor(v_p), torch.tensor(v_q)).item() == expect
+
+
+def test_neyman_score_is_an_infinity_not_nan():
+    v_bank = torch.tensor([-1e4, 0.0])
+    got = ops.f_divergence_score(torch.tensor([-1e4, 0.0, -3e4]), v_bank, "neyman")
+    # bank mean -e^1e4 / 2; query term -2 e^(-v/2): e^5e3 loses, e^1.5e4 wins
+    assert got.tolist() == [-math.inf, -math.inf, math.inf]

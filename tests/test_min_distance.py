@@ -153,3 +153,15 @@ def test_cpu_kernel_with_zero_features():
     for dtype in (torch.float32, torch.float64):
         values, indices = _C.min_distance_cpu(torch.zeros(3, 0, dtype=dtype), torch.zeros(9, 0, dtype=dtype), 2.0, 1.0)
         assert values.tolist() == [0.0] * 3 and indices.tolist() == [0] * 3
+
+
+# ------------------------------------------------- issue 11: values beyond float32's squares, eps, NaN
+@pytest.mark.parametrize("p", [2.0, 3.0])
+@pytest.mark.parametrize("q", [1.0, 2.0])
+def test_min_distance_squared_norms_beyond_float32(backend, p, q):
+    """x = [[1e20, 0]]: ||x||^2 = 1e40 overflows float32, the nearest distance 1e19 does not."""
+    x = torch.tensor([[1e20, 0.0]])
+    bank = torch.tensor([[0.0, 0.0], [1.1e20, 0.0], [5e19, 0.0]])
+    values, indices = ops.min_distance(x, bank, p, q, backend=backend)
+    assert indices.tolist() == [1]
+    torch.testing.assert_close(values.double(), torch.tensor([1e19**q], dtype=torch.float64), rtol=1e-6, atol=0)

@@ -64,3 +64,12 @@ def test_bad_input_is_named():
         ops.pairwise_distance(torch.zeros(2, 3), torch.zeros(2, 4))
     with pytest.raises(ValueError, match="y contains NaN"):
         ops.pairwise_distance(torch.zeros(2, 3), torch.full((2, 3), float("nan")))
+
+
+# ------------------------------------------------- issue 11: values beyond float32's squares, eps, NaN
+@pytest.mark.parametrize("p", [2.0, 3.0])
+def test_pairwise_distance_beyond_float32_squares(backend, p):
+    x = torch.tensor([[1e20, 0.0]])
+    y = torch.tensor([[0.0, 0.0], [1.1e20, 0.0], [5e19, 0.0]])
+    got = ops.pairwise_distance(x, y, p, backend=backend)
+    torch.testing.assert_close(got.double(), torch.tensor([[1e20, 1e19, 5e19]], dtype=torch.float64), rtol=1e-6, atol=0)

@@ -13,6 +13,7 @@ from omasgan.ops.dispersion import dispersion
 from omasgan.ops.f_divergence import f_divergence_bound, f_divergence_score
 from omasgan.ops.min_distance import min_distance
 from omasgan.ops.pairwise_distance import pairwise_distance
+from omasgan.ops import streaming as _streaming  # noqa: F401  (registers min_distance's streamed path)
 
 __all__ = [
     "BACKENDS",

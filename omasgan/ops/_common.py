@@ -2,6 +2,22 @@
 
 Kernel contract (every backend, every op): inputs arrive 2-D (or 1-D for f-divergences),
 contiguous, on one device, all float32 or all float64; p is a float in [1, inf], q > 0.
+
+Numerics (issue 11): a result is right wherever its true value is representable in the dtype, and
+the fast paths stay as they were. Two mechanisms, the same on every backend:
+- Values (pairwise_distance, the selected pair of min_distance, dispersion's pair norms): a pair's
+  power sum s = sum_k |u_k|^p is trusted when safe_sum_lo <= s < inf. Below that, terms may have
+  underflowed; at inf, they overflowed. Only such pairs take the safe path: m = max_k |u_k|, then
+  ||u||_p = m (sum_k (|u_k| / m)^p)^(1/p), whose terms lie in [0, 1] and whose sum in [1, D]. The
+  check is one comparison per pair, so ordinary data pays nothing; the safe path costs a second
+  pass over the pair's D features. (Duplicates, s = 0, take it too: it returns 0 as before.)
+- Ranking (min_distance's search, which compares keys such as ||b||^2 - 2 x.b that the per-pair
+  check cannot repair): when max |x|, |bank| lies outside the band where no key can overflow or
+  wholly underflow (`ranking_exponent`), x and bank are multiplied by one common power of two,
+  which is exact, and the values are scaled back in float64. The band test reuses the min/max
+  reduction of `check_finite`, so the fast path adds no pass over the inputs. Limit of a global
+  scale: where magnitudes within one call span more than about 2^(126/p) (float32), the smallest
+  distances can rank as ties (their values are still recomputed exactly).
 """
 from __future__ import annotations
 
@@ -14,6 +30,12 @@ import torch
 from omasgan import _ext
 
 BACKENDS = ("auto", "torch", "cpu", "cuda", "triton")
+
+# min_distance hands banks that are not tensors on x's device to omasgan.ops.streaming, which
+# registers its entry point here when omasgan.ops is imported: streaming imports min_distance for the
+# in-memory search, so min_distance reaching it through this slot keeps the two free of an import
+# circle (tests/test_imports.py).
+streamed_min_distance = None
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
@@ -26,13 +48,19 @@ def check_tensor(t, name: str) -> torch.Tensor:
     return t
 
 
-def check_finite(t: torch.Tensor, name: str) -> None:
+def check_finite(t: torch.Tensor, name: str) -> float:
+    """Raises ValueError on NaN/inf; returns max |t| (0.0 for an empty t), or -1.0 (unknown) inside
+    torch.compile, where the check is skipped."""
     # One fused min/max reduction (NaN propagates through both, inf shows in one of them): no
     # temporaries the size of the input, unlike isfinite(t).all(). Skipped inside torch.compile.
-    if t.numel() and not torch.compiler.is_compiling():
-        lo, hi = torch.aminmax(t)
-        if not bool(torch.isfinite(lo) & torch.isfinite(hi)):
-            raise ValueError(f"{name} contains NaN or inf values")
+    if torch.compiler.is_compiling():
+        return -1.0
+    if not t.numel():
+        return 0.0
+    lo, hi = torch.stack(torch.aminmax(t)).double().tolist()  # one transfer for both
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError(f"{name} contains NaN or inf values")
+    return max(-lo, hi)
 
 
 def check_same_device(**tensors: torch.Tensor) -> None:
@@ -128,18 +156,85 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     return backend
 
 
-# ---------------------------------------------------------------------------------- l_p helpers
+# ------------------------------------------------------------------------------------- numerics
+def safe_sum_lo(dtype: torch.dtype) -> float:
+    """Smallest power sum trusted without the safe path: sqrt of the smallest normal number
+    (2^-63 in float32, 2^-511 in float64). Below it, terms under the smallest normal (each off by
+    at most that much) could matter at the dtype's precision once D reaches 2^39 (float32)."""
+    return math.sqrt(torch.finfo(dtype).tiny)
+
+
+def ranking_exponent(amax: float, p: float, d: int, dtype: torch.dtype) -> int:
+    """k such that min_distance may rank x * 2^k against bank * 2^k safely; 0 inside the band.
+
+    Band: 4 D (2 amax)^p <= max (no key, partial sum or dot product overflows; p = 1 and inf use
+    p = 1) and amax^p >= safe_sum_lo (not every term underflows). Outside it, k brings amax just
+    under the top of the band, which leaves the most room below for small distances.
+    """
+    if not (amax > 0) or math.isinf(amax):
+        return 0
+    pe = 1.0 if (math.isinf(p) or p < 1) else p
+    finfo = torch.finfo(dtype)
+    log2_hi = (math.log2(finfo.max) - 2.0 - math.log2(max(1, d))) / pe - 1.0
+    log2_lo = math.log2(safe_sum_lo(dtype)) / pe
+    log2_amax = math.log2(amax)
+    if log2_lo <= log2_amax <= log2_hi:
+        return 0
+    return math.floor(log2_hi) - math.ceil(log2_amax) - 1
+
+
+def scale_pow2(t: torch.Tensor, k: int) -> torch.Tensor:
+    """t * 2^k, exact (barring underflow), in steps whose factors the dtype can hold."""
+    while k:
+        step = max(-100, min(100, k))
+        t = t * (2.0 ** step)
+        k -= step
+    return t
+
+
+def max_abs(*tensors: torch.Tensor) -> float:
+    """max |t| over the tensors (0.0 when all are empty)."""
+    return max((float(t.abs().max()) for t in tensors if t.numel()), default=0.0)
+
+
 def lp_norm(diff: torch.Tensor, p: float) -> torch.Tensor:
-    """||diff||_p over the last dim: [..., D] -> [...]."""
-    return torch.linalg.vector_norm(diff, ord=p, dim=-1)
+    """||diff||_p over the last dim: [..., D] -> [...], right wherever it is representable.
+
+    torch's vector_norm sums |u_k|^p directly: it returns inf once the sum overflows (|u| ~ 1e19
+    for p = 2 in float32) and 0 or a wrong value once terms underflow. Entries whose norm shows
+    either (the power sum outside [safe_sum_lo, inf)) are recomputed from diff / max |diff|.
+    """
+    norm = torch.linalg.vector_norm(diff, ord=p, dim=-1)
+    if math.isinf(p) or norm.numel() == 0:
+        return norm  # a max of |u_k|: exact
+    lo = safe_sum_lo(diff.dtype) ** (1.0 / p)
+    bad = ~(norm >= lo) | torch.isinf(norm)
+    if bool(bad.any()):
+        d = diff[bad]
+        m = d.abs().amax(dim=-1, keepdim=True)
+        unit = torch.linalg.vector_norm(d / torch.where(m > 0, m, torch.ones_like(m)), ord=p, dim=-1)
+        norm = norm.index_put((bad.nonzero(as_tuple=True)), (m.squeeze(-1).double() * unit.double()).to(norm.dtype))
+    return norm
+
+
+def lp_norm_scaled(diff: torch.Tensor, p: float) -> torch.Tensor:
+    """||diff||_p over the last dim, always through diff / max |diff| (no data-dependent branch,
+    so it traces under torch.compile); twice the work of lp_norm's fast path."""
+    m = diff.abs().amax(dim=-1, keepdim=True) if diff.shape[-1] else diff.new_zeros(*diff.shape[:-1], 1)
+    if math.isinf(p):
+        return m.squeeze(-1)
+    safe = torch.where(m > 0, m, torch.ones_like(m))
+    return m.squeeze(-1) * torch.linalg.vector_norm(diff / safe, ord=p, dim=-1)
 
 
 def lp_pow_grad(diff: torch.Tensor, p: float, q: float, norm: torch.Tensor | None = None) -> torch.Tensor:
     """d ||u||_p^q / du at u = diff, row-wise: [..., D] -> [..., D]; zero where u = 0.
 
-    Finite p: q ||u||^(q-p) sign(u) |u|^(p-1).  p = inf: q ||u||^(q-1) sign(u_k) at the first
-    k of largest |u_k| (a subgradient).  The zero-distance case gets the zero subgradient rather
-    than the NaN/inf that autograd through a norm produces there.
+    Finite p: q ||u||^(q-1) sign(u) (|u| / ||u||)^(p-1), the same as q ||u||^(q-p) sign(u) |u|^(p-1)
+    but with no factor that overflows or underflows unless the gradient itself does.
+    p = inf: q ||u||^(q-1) sign(u_k) at the first k of largest |u_k| (a subgradient).  The
+    zero-distance case gets the zero subgradient rather than the NaN/inf that autograd through a
+    norm produces there.
     """
     if norm is None:
         norm = lp_norm(diff, p)
@@ -154,9 +249,9 @@ def lp_pow_grad(diff: torch.Tensor, p: float, q: float, norm: torch.Tensor | Non
         grad = diff.sign()
         scale = q * safe.pow(q - 1)
     elif p == 2:
-        grad = diff
-        scale = q * safe.pow(q - 2)
+        grad = diff / safe
+        scale = q * safe.pow(q - 1)
     else:
-        grad = diff.sign() * diff.abs().pow(p - 1)
-        scale = q * safe.pow(q - p)
+        grad = diff.sign() * (diff.abs() / safe).pow(p - 1)
+        scale = q * safe.pow(q - 1)
     return torch.where(nonzero, grad * scale, torch.zeros_like(grad))

@@ -18,23 +18,39 @@ def _off_diagonal(n: int, like: torch.Tensor) -> torch.Tensor:
     return ~torch.eye(n, dtype=torch.bool, device=like.device)
 
 
+def _norms(t: torch.Tensor, p: float):
+    """(pair norms in t's dtype, the same in float64)."""
+    norm = _pairwise(t, t, p, 1.0)
+    return norm, norm.double()
+
+
 def reference(z: torch.Tensor, b: torch.Tensor, p: float, q: float, eps: float) -> torch.Tensor:
-    """z: [N, Dz], b: [N, Db] -> 0-d tensor."""
+    """z: [N, Dz], b: [N, Db] -> 0-d tensor.
+
+    The pair norms come in the dtype (right wherever representable); their q-th powers and the
+    ratios are taken in float64, where eps stays exact (1e-50 is 0 in float32, and eps^2 of a
+    float32 eps = 1e-20 underflows) and ||.||^q of a representable norm cannot overflow.
+    """
     n = z.shape[0]
-    ratio = _pairwise(z, z, p, q) / (eps + _pairwise(b, b, p, q))
-    return ratio[_off_diagonal(n, z)].sum() / (n * (n - 1))
+    ratio = _norms(z, p)[1].pow(q) / (eps + _norms(b, p)[1].pow(q))
+    return (ratio[_off_diagonal(n, z)].sum() / (n * (n - 1))).to(z.dtype)
 
 
 def reference_backward(grad, z, b, p, q, eps):
     """grad: 0-d -> (grad_z [N, Dz], grad_b [N, Db])."""
     n = z.shape[0]
-    dz, db = _pairwise(z, z, p, q), _pairwise(b, b, p, q)
-    scale = grad * _off_diagonal(n, z) / (n * (n - 1))
-    gz = scale / (eps + db)
-    gb = -scale * dz / (eps + db) ** 2
+    (nz, nz64), (nb, nb64) = _norms(z, p), _norms(b, p)
+    dz, db = nz64.pow(q), nb64.pow(q)
+    scale = grad.double() * _off_diagonal(n, z) / (n * (n - 1))
+    # Weights of d||u||/du per pair (pairwise backward with q = 1), formed in float64:
+    # d(ratio)/d||u_z|| = q ||u_z||^(q-1) / (eps + B),  d(ratio)/d||u_b|| = -A q ||u_b||^(q-1) / (eps + B)^2,
+    # zero where the pair coincides (the zero subgradient).
+    inv = 1.0 / (eps + db)
+    gz = torch.where(nz64 > 0, scale * q * nz64.pow(q - 1) * inv, 0.0)
+    gb = torch.where(nb64 > 0, -scale * dz * inv * q * nb64.pow(q - 1) * inv, 0.0)
     # z appears as both x and y of its distance matrix: the two halves add.
-    grad_z = sum(_pairwise_backward(gz, z, z, dz, p, q))
-    grad_b = sum(_pairwise_backward(gb, b, b, db, p, q))
+    grad_z = sum(_pairwise_backward(gz.to(z.dtype), z, z, nz, p, 1.0))
+    grad_b = sum(_pairwise_backward(gb.to(b.dtype), b, b, nb, p, 1.0))
     return grad_z, grad_b
 
 
@@ -90,10 +106,13 @@ def dispersion(z: torch.Tensor, b: torch.Tensor, p: float = 2.0, q: float = 1.0,
 
     Args:
         z: [N, ...] latent codes (flattened to [N, Dz]).
-        b: [N, ...] generated samples B(z) (flattened to [N, Db]); N >= 2.
+        b: [N, ...] generated samples B(z) (flattened to [N, Db]); N >= 2 (N < 2 has no pairs:
+            ValueError naming z and b).
         p: norm order in [1, inf]; q: power > 0; eps > 0 keeps coincident samples finite.
     Returns:
-        0-d tensor in b's dtype, differentiable w.r.t. z and b.
+        0-d tensor in b's dtype, differentiable w.r.t. z and b. Pair norms are right at any
+        magnitude, and their powers and ratios are formed in float64, so eps is exact whatever the
+        dtype (1e-50 is 0 in float32) and the ratio of two huge distances stays finite.
     """
     C.check_tensor(z, "z")
     C.check_tensor(b, "b")
@@ -105,7 +124,10 @@ def dispersion(z: torch.Tensor, b: torch.Tensor, p: float = 2.0, q: float = 1.0,
     if z2.shape[0] != b2.shape[0]:
         raise ValueError(f"z and b must have the same number of rows N, got z: {z2.shape[0]} and b: {b2.shape[0]}")
     if b2.shape[0] < 2:
-        raise ValueError(f"dispersion needs at least 2 rows (it averages over pairs), got N = {b2.shape[0]}")
+        raise ValueError(
+            f"z and b must hold at least 2 rows: dispersion averages over pairs i != j, and N = {b2.shape[0]} "
+            "has none (a batch of 1 sample has no spread to measure)"
+        )
     C.check_finite(z2, "z")
     C.check_finite(b2, "b")
     backend = C.resolve_backend(backend, b.device)

@@ -15,8 +15,7 @@ from omasgan.ops import _common as C
 
 def reference(v_p: torch.Tensor, v_q: torch.Tensor, code: int) -> torch.Tensor:
     """v_p: [Np], v_q: [Nq] -> 0-d bound mean g(v_p) - mean f*(g(v_q))."""
-    div = divergences._TABLE[code]
-    return div.g(v_p).mean() - div.fstar_g(v_q).mean()
+    return divergences._TABLE[code].bound(v_p, v_q)
 
 
 def reference_backward(grad: torch.Tensor, v_p: torch.Tensor, v_q: torch.Tensor, code: int):
@@ -112,4 +111,8 @@ def f_divergence_score(v_query: torch.Tensor, v_bank: torch.Tensor, divergence: 
     C.check_finite(v_query, "v_query")
     C.check_same_device(v_query=v_query, v_bank=v_bank)
     dtype = C.compute_dtype(v_query, v_bank)
-    return (div.g(v_bank.to(dtype)).mean() - div.fstar_g(v_query.to(dtype))).to(v_query.dtype)
+    v_bank, v_query = v_bank.to(dtype), v_query.to(dtype)
+    score = divergences.resolve_infinite_difference(
+        div.code, div.g(v_bank).mean() - div.fstar_g(v_query), v_bank, v_query
+    )
+    return score.to(v_query.dtype)

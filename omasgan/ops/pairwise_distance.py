@@ -97,7 +97,9 @@ def pairwise_distance(x: torch.Tensor, y: torch.Tensor, p: float = 2.0, q: float
         y: [M, ...] flattened to [M, D].
         p: norm order in [1, inf]; q: power > 0.
     Returns:
-        [N, M] in x's dtype, differentiable w.r.t. x and y.
+        [N, M] in x's dtype, differentiable w.r.t. x and y; every entry is right wherever it is
+        representable in the dtype (pairs whose power sum over- or underflows are recomputed from
+        u / max |u|: omasgan.ops._common, "Numerics").
     """
     C.check_tensor(x, "x")
     C.check_tensor(y, "y")

@@ -129,7 +129,8 @@ class _GatheredDistance(torch.autograd.Function):
     def backward(ctx, grad_values):
         x2, rows = ctx.saved_tensors
         p, q = ctx.args
-        g = C.lp_pow_grad(x2.to(rows.dtype) - rows, p, q) * grad_values.to(rows.dtype)[:, None]
+        diff = x2.to(rows.dtype) - rows
+        g = C.lp_pow_grad(diff, p, q, C.lp_norm_scaled(diff, p)) * grad_values.to(rows.dtype)[:, None]
         return g.to(x2.dtype), None, None, None, None
 
 
@@ -292,3 +293,6 @@ def _split(chunks, chunk_rows: int | None):
         else:
             for s in range(0, chunk.shape[0], step):
                 yield chunk[s : s + step]
+
+
+C.streamed_min_distance = streamed_min_distance  # min_distance's way here (see omasgan.ops._common)

@@ -8,6 +8,14 @@
 #include <cstdint>
 #include <type_traits>
 
+// The rarely taken safe-path helpers are kept out of line: inlined into every unrolled pair of a
+// tile they would multiply the kernels' code (and ptxas time) for a branch ordinary data never takes.
+#if defined(__CUDACC__)
+#define OMASGAN_NOINLINE __noinline__
+#else
+#define OMASGAN_NOINLINE __attribute__((noinline))
+#endif
+
 namespace omasgan::gpu {
 
 // Integer p up to this bound runs as repeated multiplication: exact, and several times faster than pow.
@@ -69,6 +77,80 @@ __device__ __forceinline__ double log1p(double a) { return ::log1p(a); }
 __device__ __forceinline__ float tanh(float a) { return ::tanhf(a); }
 __device__ __forceinline__ double tanh(double a) { return ::tanh(a); }
 }  // namespace dmath
+
+// The safe path of omasgan/ops/_common.py ("Numerics"): a pair's accumulator (power sum, or max for
+// p = inf) is trusted when kSafeSumLo <= acc <= kMax; other pairs are recomputed from u / max |u|.
+template <typename T>
+struct Limits;
+template <>
+struct Limits<float> {
+  static constexpr float kSafeSumLo = 0x1p-63f;  // sqrt of the smallest normal float
+  static constexpr float kMax = 3.40282346638528859811704183484516925e+38f;
+};
+template <>
+struct Limits<double> {
+  static constexpr double kSafeSumLo = 0x1p-511;
+  static constexpr double kMax = 1.79769313486231570814527423731704357e+308;
+};
+
+template <typename T>
+__device__ __forceinline__ bool sum_trusted(T acc) {
+  return acc >= Limits<T>::kSafeSumLo && acc <= Limits<T>::kMax;
+}
+
+// A double as T, +-inf beyond T's range.
+template <typename T>
+__device__ __forceinline__ T narrow(double v) {
+  if constexpr (sizeof(T) == sizeof(double)) {
+    return T(v);
+  } else {
+    const double big = double(Limits<T>::kMax);
+    return v > big ? Limits<T>::kMax * T(2) : v < -big ? -Limits<T>::kMax * T(2) : T(v);
+  }
+}
+
+__device__ OMASGAN_NOINLINE inline double pow_general(double x, double e) { return ::pow(x, e); }
+
+// x^e in double for x >= 0, 0 at x = 0 (e may be negative: the zero-distance convention).
+__device__ __forceinline__ double pow_pos(double x, double e) {
+  return x > 0.0 ? (e == 1.0 ? x : e == 2.0 ? x * x : pow_general(x, e)) : 0.0;
+}
+
+// ||u||_p in double from the step-k pieces of one pair, for a caller that holds the pair's
+// coordinates in stride: first pass m = max |u_k|, second pass sum (|u_k| / m)^p.
+template <Norm K, typename T>
+__device__ OMASGAN_NOINLINE double safe_norm(const T* a, const T* b, int64_t d, const Lp<T>& lp) {
+  double m = 0.0;
+  for (int64_t k = 0; k < d; ++k) m = ::fmax(m, ::fabs(double(a[k]) - double(b[k])));
+  if (K == Norm::Linf || !(m > 0.0) || !(m <= Limits<double>::kMax)) return m;
+  double t = 0.0;
+  for (int64_t k = 0; k < d; ++k) {
+    const double r = ::fabs(double(a[k]) - double(b[k])) / m;
+    t += K == Norm::L1 ? r : K == Norm::L2 ? r * r : ::pow(r, double(lp.p));
+  }
+  return K == Norm::L1 ? m * t : K == Norm::L2 ? m * ::sqrt(t) : m * ::pow(t, 1.0 / double(lp.p));
+}
+
+// ||a - b||_p^q in T through safe_norm: the value of a pair whose accumulator is not trusted.
+template <Norm K, typename T>
+__device__ OMASGAN_NOINLINE T safe_value(const T* a, const T* b, int64_t d, const Lp<T>& lp) {
+  return narrow<T>(pow_pos(safe_norm<K>(a, b, d, lp), double(lp.q)));
+}
+
+// ||a - b||_p in double: from the accumulator when it is trusted, else safe_norm.
+template <Norm K, typename T>
+__device__ double norm_or_safe(T acc, const T* a, const T* b, int64_t d, const Lp<T>& lp) {
+  if (sum_trusted(acc)) {
+    if constexpr (K == Norm::L1 || K == Norm::Linf) {
+      return double(acc);
+    } else if constexpr (K == Norm::L2) {
+      return double(dmath::sqrt(acc));
+    } else {
+      return pow_general(double(acc), 1.0 / double(lp.p));
+    }
+  }
+  return safe_norm<K>(a, b, d, lp);
+}
 
 template <typename T>
 __device__ __forceinline__ T sign(T u) {

@@ -3,6 +3,10 @@
 // the ratios of the upper-triangle tiles (the ratio is symmetric), the backward writes per-pair weights
 // into two [n, n] scratch matrices and hands them to pairwise_distance's contraction, which writes
 // every gradient row without atomics.
+// Numerics (omasgan/ops/_common.py): pair norms come from norm_or_safe (a power sum that over- or
+// underflowed is recomputed from the rows), then their q-th powers, the ratios and the backward's
+// weights are formed in double, where eps stays exact (1e-50 is 0 in float32) and a ratio of two
+// huge distances stays finite.
 #include "dispersion.h"
 
 #include "../../common/cuda/lp.cuh"
@@ -37,7 +41,7 @@ __device__ void pair_accumulators(typename Tile<T>::Shared& shared, const T* z, 
 // partial[block] = sum of ratio_ij over the pairs i < j of the block's tile (lower-triangle tiles give 0).
 template <typename T, Norm K>
 __global__ void __launch_bounds__(kThreads) dispersion_kernel(const T* z, int64_t dz, const T* b, int64_t db,
-                                                              int64_t n, Lp<T> lp, T eps, double* partial) {
+                                                              int64_t n, Lp<T> lp, double eps, double* partial) {
   __shared__ typename Tile<T>::Shared shared;
   const int64_t tiles = tiles_per_side<T>(n);
   const int64_t tile_row = int64_t(blockIdx.x) / tiles, tile_col = int64_t(blockIdx.x) % tiles;
@@ -56,7 +60,12 @@ __global__ void __launch_bounds__(kThreads) dispersion_kernel(const T* z, int64_
 #pragma unroll
     for (int c = 0; c < TM; ++c) {
       const int64_t j = col0 + Tile<T>::tx() + 16 * c;
-      if (i < j && j < n) sum += double(lp_pow_q<K>(acc_z[a][c], lp) / (eps + lp_pow_q<K>(acc_b[a][c], lp)));
+      if (i < j && j < n) {
+        const double q = double(lp.q);
+        const double nz = norm_or_safe<K>(acc_z[a][c], z + i * dz, z + j * dz, dz, lp);
+        const double nb = norm_or_safe<K>(acc_b[a][c], b + i * db, b + j * db, db, lp);
+        sum += pow_pos(nz, q) / (eps + pow_pos(nb, q));
+      }
     }
   }
   sum = block_sum(sum);
@@ -69,7 +78,7 @@ __global__ void __launch_bounds__(kThreads) dispersion_kernel(const T* z, int64_
 template <typename T, Norm K>
 __global__ void __launch_bounds__(kThreads)
     dispersion_weights_kernel(const T* grad, const T* z, int64_t dz, const T* b, int64_t db, int64_t n, Lp<T> lp,
-                              T eps, T* w_z, T* w_b) {
+                              double eps, T* w_z, T* w_b) {
   __shared__ typename Tile<T>::Shared shared;
   const int64_t tiles = tiles_per_side<T>(n);
   const int64_t row0 = int64_t(blockIdx.x) / tiles * Tile<T>::kSide;
@@ -77,7 +86,10 @@ __global__ void __launch_bounds__(kThreads)
   T acc_z[TM][TM] = {}, acc_b[TM][TM] = {};
   pair_accumulators<T, K>(shared, z, dz, b, db, n, row0, col0, lp, acc_z, acc_b);
 
-  const T c = T(double(grad[0]) / (double(n) * double(n - 1)));
+  const double c = double(grad[0]) / (double(n) * double(n - 1));
+  const double q = double(lp.q);
+  // d ||u||^q / d ||u|| times the ||u||^(1-p) that phi's |u|^(p-1) leaves (grad_scale's convention)
+  const double scale_exp = K == Norm::Linf ? q - 1.0 : q - double(lp.p);
 #pragma unroll
   for (int a = 0; a < TM; ++a) {
     const int64_t i = row0 + Tile<T>::ty() + 16 * a;
@@ -87,10 +99,11 @@ __global__ void __launch_bounds__(kThreads)
       if (i >= n || j >= n) continue;
       T wz = T(0), wb = T(0);
       if (i != j) {
-        const T dist_z = lp_pow_q<K>(acc_z[a][col], lp);
-        const T inv_den = T(1) / (eps + lp_pow_q<K>(acc_b[a][col], lp));
-        wz = c * inv_den * grad_scale<K>(lp_norm<K>(acc_z[a][col], lp), lp);
-        wb = -c * dist_z * inv_den * inv_den * grad_scale<K>(lp_norm<K>(acc_b[a][col], lp), lp);
+        const double nz = norm_or_safe<K>(acc_z[a][col], z + i * dz, z + j * dz, dz, lp);
+        const double nb = norm_or_safe<K>(acc_b[a][col], b + i * db, b + j * db, db, lp);
+        const double inv_den = 1.0 / (eps + pow_pos(nb, q));
+        wz = narrow<T>(c * inv_den * q * pow_pos(nz, scale_exp));
+        wb = narrow<T>(-c * (pow_pos(nz, q) * inv_den) * inv_den * q * pow_pos(nb, scale_exp));
       }
       w_z[i * n + j] = wz;
       w_b[i * n + j] = wb;
@@ -120,7 +133,7 @@ cudaError_t dispersion(const T* z, int64_t dz, const T* b, int64_t db, int64_t n
   const Lp<T> lp = Lp<T>::make(p, q);
   return dispatch_norm(p, [&](auto kind) {
     dispersion_kernel<T, decltype(kind)::value><<<unsigned(tiles * tiles), kThreads, 0, stream>>>(
-        z, dz, b, db, n, lp, T(eps), partial);
+        z, dz, b, db, n, lp, eps, partial);
     // Each unordered pair was counted once: twice that over the n (n-1) ordered pairs.
     sum_partials_kernel<T><<<1, kThreads, 0, stream>>>(partial, tiles * tiles, 2.0 / (double(n) * double(n - 1)),
                                                        out);
@@ -138,7 +151,7 @@ cudaError_t dispersion_backward(const T* grad, const T* z, int64_t dz, const T* 
   const Lp<T> lp = Lp<T>::make(p, q);
   cudaError_t err = dispatch_norm(p, [&](auto kind) {
     dispersion_weights_kernel<T, decltype(kind)::value><<<unsigned(tiles * tiles), kThreads, 0, stream>>>(
-        grad, z, dz, b, db, n, lp, T(eps), w_z, w_b);
+        grad, z, dz, b, db, n, lp, eps, w_z, w_b);
     return cudaGetLastError();
   });
   if (err != cudaSuccess) return err;

@@ -6,7 +6,9 @@
 #include <ATen/Parallel.h>
 #include <ATen/cpu/vec/vec.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -70,7 +72,7 @@ Vec q_value(const Vec& v) {
   } else if constexpr (C == REVERSE_KL) {
     return v - Vec(1);
   } else if constexpr (C == PEARSON) {
-    return v * v * Vec(0.25) + v;
+    return v * (v * Vec(0.25) + Vec(1));  // v^2/4 + v without the overflow of v * v
   } else if constexpr (C == NEYMAN) {
     return (v * Vec(-0.5)).expm1() * Vec(-2);
   } else if constexpr (C == SQUARED_HELLINGER) {
@@ -141,6 +143,28 @@ void scaled_slope(const T* v, int64_t n, T scale, T* out, const Slope& slope) {
   });
 }
 
+// log mean_k exp(scale * v[k]), in float64.
+template <typename T>
+double log_mean_exp(const T* v, int64_t n, double scale) {
+  double top = -std::numeric_limits<double>::infinity();
+  for (int64_t k = 0; k < n; ++k) top = std::max(top, scale * double(v[k]));
+  double sum = 0.0;
+  for (int64_t k = 0; k < n; ++k) sum += std::exp(scale * double(v[k]) - top);
+  return top + std::log(sum) - std::log(double(n));
+}
+
+// Neyman's bound is -inf - (-inf) = NaN once both means overflow; its true value is then
+// -e^A + e^B with A = log mean e^-v_p and B = log 2 + log mean e^(-v_q / 2), an infinity of the
+// sign of B - A (omasgan/divergences.py: resolve_infinite_difference). Other divergences never
+// overflow on both sides.
+template <typename T>
+double resolve_infinite_difference(int64_t code, double value, const T* v_p, int64_t n_p, const T* v_q, int64_t n_q) {
+  if (code != NEYMAN || !std::isnan(value)) return value;
+  const double a = log_mean_exp(v_p, n_p, -1.0), b = kLog2 + log_mean_exp(v_q, n_q, -0.5);
+  const double inf = std::numeric_limits<double>::infinity();
+  return b > a ? inf : b < a ? -inf : value;
+}
+
 // Calls f(std::integral_constant<int, code>{}): the divergence becomes a compile-time constant, so
 // the switch on it runs once per call, not per element.
 template <int C = 0, typename F>
@@ -165,7 +189,9 @@ at::Tensor f_divergence_bound_cpu(const at::Tensor& v_p, const at::Tensor& v_q, 
       const auto fstar_g = [](const Vec& v) { return q_value<C>(v); };
       const double sum_p = sum_of(v_p.data_ptr<scalar_t>(), v_p.numel(), g);
       const double sum_q = sum_of(v_q.data_ptr<scalar_t>(), v_q.numel(), fstar_g);
-      value.fill_(sum_p / v_p.numel() - sum_q / v_q.numel());
+      value.fill_(resolve_infinite_difference(code, sum_p / v_p.numel() - sum_q / v_q.numel(),
+                                              v_p.data_ptr<scalar_t>(), v_p.numel(), v_q.data_ptr<scalar_t>(),
+                                              v_q.numel()));
     });
   });
   return value;

@@ -71,7 +71,7 @@ __device__ T conjugate(int code, T v, T& slope) {
       return v - T(1);
     case kPearson:
       slope = v / T(2) + T(1);
-      return v * v / T(4) + v;
+      return v * (v / T(4) + T(1));  // v^2/4 + v without the overflow of v * v
     case kNeyman:
       slope = dmath::exp(-v / T(2));
       return T(-2) * dmath::expm1(-v / T(2));
@@ -124,6 +124,58 @@ __global__ void __launch_bounds__(kThreads) bound_backward_kernel(const T* grad,
   }
 }
 
+// Largest value over the block, valid in every thread. Every thread of the block must call it.
+__device__ inline double block_max(double v) {
+  __shared__ double warp_max[kThreads / 32];
+  __shared__ double result;
+  v = warp_combine<Norm::Linf>(v);
+  if (threadIdx.x % 32 == 0) warp_max[threadIdx.x / 32] = v;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double m = warp_max[0];
+    for (int w = 1; w < kThreads / 32; ++w) m = ::fmax(m, warp_max[w]);
+    result = m;
+  }
+  __syncthreads();
+  const double out = result;
+  __syncthreads();  // result is reused by the next call
+  return out;
+}
+
+// log mean_k exp(scale v[k]) over the block's threads (one block). Every thread must call it.
+template <typename T>
+__device__ double block_log_mean_exp(const T* v, int64_t n, double scale) {
+  const double lowest = -Limits<double>::kMax;
+  double top = lowest;
+  for (int64_t k = threadIdx.x; k < n; k += kThreads) top = ::fmax(top, scale * double(v[k]));
+  top = block_max(top);
+  double sum = 0.0;
+  for (int64_t k = threadIdx.x; k < n; k += kThreads) sum += ::exp(scale * double(v[k]) - top);
+  __shared__ double total;
+  sum = block_sum(sum);
+  if (threadIdx.x == 0) total = sum;
+  __syncthreads();
+  const double out = top + ::log(total) - ::log(double(n));
+  __syncthreads();
+  return out;
+}
+
+// Neyman: both means fall to -inf once critic values pass about -88 (float32), and the bound reads
+// -inf - (-inf) = NaN. Its true value is then -e^A + e^B with A = log mean e^-v_p and
+// B = log 2 + log mean e^(-v_q / 2): an infinity of the sign of B - A (omasgan/divergences.py:
+// resolve_infinite_difference). One block, launched after the sum; it returns at once unless the
+// value is NaN.
+template <typename T>
+__global__ void __launch_bounds__(kThreads) neyman_fixup_kernel(const T* v_p, int64_t n_p, const T* v_q, int64_t n_q,
+                                                                T* value) {
+  const T v = value[0];
+  if (v == v) return;  // not NaN: uniform over the block
+  const double a = block_log_mean_exp(v_p, n_p, -1.0);
+  const double b = kLog2 + block_log_mean_exp(v_q, n_q, -0.5);
+  const T inf = Limits<T>::kMax * T(2);
+  if (threadIdx.x == 0 && a != b) value[0] = b > a ? inf : -inf;
+}
+
 int64_t bound_blocks(int64_t n_p, int64_t n_q) {
   return std::clamp<int64_t>(ceil_div(std::max(n_p, n_q), kThreads), 1, kMaxBlocks);
 }
@@ -141,6 +193,7 @@ cudaError_t f_divergence_bound(const T* v_p, int64_t n_p, const T* v_q, int64_t 
   double* partial = static_cast<double*>(workspace);
   bound_kernel<T><<<unsigned(blocks), kThreads, 0, stream>>>(v_p, n_p, v_q, n_q, code, partial);
   sum_partials_kernel<T><<<1, kThreads, 0, stream>>>(partial, blocks, 1.0, value);
+  if (code == kNeyman) neyman_fixup_kernel<T><<<1, kThreads, 0, stream>>>(v_p, n_p, v_q, n_q, value);
   return cudaGetLastError();
 }
 

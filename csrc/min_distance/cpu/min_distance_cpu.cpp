@@ -9,6 +9,9 @@
 // vectorised pass over that buffer folds in ||b_j||^2 and takes the row minima while the buffer is
 // still in cache. The product is only used to choose the pair: its distance is recomputed exactly
 // from the two rows, so an exact duplicate gives exactly 0.
+// Extreme magnitudes: the ranking keys assume inputs inside the band of omasgan/ops/_common.py
+// (the op scales x and bank by a power of two otherwise); the recomputed value takes the safe
+// path of lp_distance.h when its power sum over- or underflows.
 // Other p: register-tiled power sums (lp_distance.h), minimised on the fly.
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
@@ -223,7 +226,7 @@ std::tuple<at::Tensor, at::Tensor> min_distance_cpu(const at::Tensor& x, const a
         out_index[i] = j;
         // p = 2 minimised an estimate: take the chosen pair's exact distance from its rows.
         const scalar_t s = norm.kind == lp::Kind::L2 ? lp::power_sum(square, xs + i * d, bs + j * d, d) : minima.value[i];
-        out[i] = norm.distance(s, q);
+        out[i] = lp::distance_or_safe(norm, s, q, xs + i * d, bs + j * d, d);
       }
     });
   });

@@ -1,6 +1,9 @@
 // min_distance on the GPU: tiles of queries x bank rows in shared memory, a running (min, argmin) per
 // query in registers, the bank split across blocks (grid.y) when the queries alone cannot fill the
 // device. Memory beyond the inputs: O(n * splits + q), never n x q.
+// Extreme magnitudes: the ranking keys assume inputs inside the band of omasgan/ops/_common.py (the
+// op scales x and bank by a power of two otherwise); the finishing value takes the safe path of
+// lp.cuh when its power sum over- or underflows.
 #include "min_distance.h"
 
 #include <algorithm>
@@ -148,8 +151,27 @@ __global__ void __launch_bounds__(kThreads)
   T acc = T(0);
   for (int64_t k = lane; k < d; k += 32) accumulate<K>(acc, xr[k] - br[k], lp);
   acc = warp_combine<K>(acc);
+  T value = T(0);
+  if (sum_trusted(acc)) {  // uniform over the warp: every lane holds the combined acc
+    value = lp_pow_q<K>(acc, lp);
+  } else {  // the safe path, warp-cooperative: m = max |u_k|, then sum (|u_k| / m)^p
+    double m = 0.0;
+    for (int64_t k = lane; k < d; k += 32) m = ::fmax(m, ::fabs(double(xr[k]) - double(br[k])));
+    m = warp_combine<Norm::Linf>(m);
+    double nrm = m;
+    if (K != Norm::Linf && m > 0.0 && m <= Limits<double>::kMax) {
+      double t = 0.0;
+      for (int64_t k = lane; k < d; k += 32) {
+        const double r = ::fabs(double(xr[k]) - double(br[k])) / m;
+        t += K == Norm::L1 ? r : K == Norm::L2 ? r * r : ::pow(r, double(lp.p));
+      }
+      t = warp_combine<Norm::L1>(t);
+      nrm = K == Norm::L1 ? m * t : K == Norm::L2 ? m * ::sqrt(t) : m * ::pow(t, 1.0 / double(lp.p));
+    }
+    value = narrow<T>(pow_pos(nrm, double(lp.q)));
+  }
   if (lane == 0) {
-    values[row] = lp_pow_q<K>(acc, lp);
+    values[row] = value;
     indices[row] = best.index;
   }
 }

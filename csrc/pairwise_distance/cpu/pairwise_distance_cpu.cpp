@@ -1,5 +1,6 @@
 // pairwise_distance on the CPU: dist[i, j] = ||x_i - y_j||_p^q from register-tiled power sums
-// (exact for every p, duplicates give exactly 0), and its backward as two weighted sums of
+// (exact for every p, duplicates give exactly 0; a pair whose power sum over- or underflowed is
+// recomputed by lp::safe_norm, so every representable distance comes back right), and its backward as two weighted sums of
 // phi_p(x_i - y_j) (lp_grad.h): one over j for grad_x, one over i for grad_y.
 #include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
@@ -39,7 +40,10 @@ at::Tensor pairwise_distance_cpu(const at::Tensor& x, const at::Tensor& y, doubl
       at::parallel_for(0, n, kRowBlock, [&](int64_t r0, int64_t r1) {
         for (int64_t c0 = 0; c0 < m; c0 += kColBlock) {
           lp::for_each_power_sum(term, xs + r0 * d, r1 - r0, ys + c0 * d, std::min(kColBlock, m - c0), d,
-                                 [&](int64_t i, int64_t j, scalar_t s) { o[(r0 + i) * m + c0 + j] = norm.distance(s, q); });
+                                 [&](int64_t i, int64_t j, scalar_t s) {
+                                   o[(r0 + i) * m + c0 + j] = lp::distance_or_safe(
+                                       norm, s, q, xs + (r0 + i) * d, ys + (c0 + j) * d, d);
+                                 });
         }
       });
     });

@@ -33,7 +33,10 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int b = 0; b < TM; ++b) {
       const int64_t j = col0 + Tile::tx() + 16 * b;
-      if (i < n && j < m) out[i * m + j] = lp_pow_q<K>(acc[a][b], lp);
+      if (i < n && j < m) {
+        // a pair whose power sum over- or underflowed is recomputed from its rows (rare: divergent)
+        out[i * m + j] = sum_trusted(acc[a][b]) ? lp_pow_q<K>(acc[a][b], lp) : safe_value<K>(x + i * d, y + j * d, d, lp);
+      }
     }
   }
 }
