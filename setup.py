@@ -10,6 +10,7 @@ Environment:
 import glob
 import os
 import platform
+import re
 import sys
 
 from setuptools import find_packages, setup
@@ -27,6 +28,18 @@ CXX_FLAGS = (
 # No --use_fast_math: the kernels are checked against a float64 oracle and their own results are exact
 # where the method needs them to be (a duplicate at distance 0, stable f-divergence forms).
 NVCC_FLAGS = ["-O3", "-lineinfo", "-Xcompiler", "-g0"]
+# OpenMP at link time too, and for the same platforms: Apple's clang has no -fopenmp.
+LINK_FLAGS = [] if sys.platform == "darwin" else ["-fopenmp"]
+
+
+def _version():
+    """__version__ from omasgan/__init__.py, read as text: importing the package here would need its
+    dependencies before they are installed. The one place the version is written."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "omasgan", "__init__.py")) as f:
+        match = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", f.read(), re.MULTILINE)
+    if match is None:
+        raise SystemExit("setup.py: no __version__ = \"...\" line in omasgan/__init__.py")
+    return match.group(1)
 
 
 def _default_cuda_home():
@@ -77,14 +90,14 @@ def _extensions():
             sources + cuda_sources,
             define_macros=define_macros,
             extra_compile_args={"cxx": CXX_FLAGS, "nvcc": NVCC_FLAGS},
-            extra_link_args=["-fopenmp"],
+            extra_link_args=LINK_FLAGS,
         )
     else:
         ext = cpp_extension.CppExtension(
             "omasgan._C",
             sources,
             extra_compile_args={"cxx": CXX_FLAGS},
-            extra_link_args=["-fopenmp"],
+            extra_link_args=LINK_FLAGS,
         )
     return [ext], {"build_ext": cpp_extension.BuildExtension.with_options(use_ninja=True)}
 
@@ -93,7 +106,7 @@ ext_modules, cmdclass = _extensions()
 
 setup(
     name="omasgan",
-    version="0.1.0",
+    version=_version(),
     description="Fast, correct GAN-based anomaly detection: OMASGAN, GANomaly, AnoGAN on fused kernels",
     packages=find_packages(include=["omasgan", "omasgan.*"]) + ["omasgan.kernels"],
     package_dir={"omasgan.kernels": "kernels"},

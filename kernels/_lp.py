@@ -31,12 +31,13 @@ INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
 
 # Switch values shared by the launchers and the kernels; tl.constexpr so that @triton.jit code may
 # read them as globals. The launchers pass their plain int values.
-# p kinds: the special cases are cheaper and exact.
+# p kinds: the special cases are cheaper and exact. The same codes and integer-p cutoff as the C++
+# and CUDA kernels' csrc/common/op_constants.h (NormKind, kMaxIntegerP): tests/test_op_constants.py.
 P_ONE, P_TWO, P_INF, P_INT, P_GENERAL = (tl.constexpr(i) for i in range(5))
 # Exponent kinds for `pow_pos`.
 E_ONE, E_HALF, E_ZERO, E_NEG_ONE, E_NEG_HALF, E_GENERAL = (tl.constexpr(i) for i in range(6))
 _EXPONENT_KINDS = {1.0: E_ONE, 0.5: E_HALF, 0.0: E_ZERO, -1.0: E_NEG_ONE, -0.5: E_NEG_HALF}
-_LARGEST_INT_P = 8  # integer p above this goes through exp2/log2 rather than an unrolled product
+LARGEST_INT_P = 8  # integer p above this goes through exp2/log2 rather than an unrolled product
 
 
 def p_kind(p: float) -> tuple[int, int]:
@@ -47,7 +48,7 @@ def p_kind(p: float) -> tuple[int, int]:
         return P_ONE.value, 0
     if p == 2.0:
         return P_TWO.value, 0
-    if p.is_integer() and p <= _LARGEST_INT_P:
+    if p.is_integer() and p <= LARGEST_INT_P:
         return P_INT.value, int(p)
     return P_GENERAL.value, 0
 

@@ -19,6 +19,13 @@ from omasgan.kernels import _lp
 
 BOUND_BLOCK, BOUND_WARPS = 1024, 8
 
+# Divergence codes as tl.constexpr globals for the jitted code, taken from omasgan.divergences (their
+# one Python definition; tests/test_op_constants.py checks them against csrc/common/op_constants.h).
+KL, REVERSE_KL, PEARSON, NEYMAN, SQUARED_HELLINGER, JENSEN_SHANNON, GAN, TOTAL_VARIATION = (
+    tl.constexpr(divergences.get(name).code)
+    for name in ("kl", "reverse_kl", "pearson", "neyman", "squared_hellinger", "jensen_shannon", "gan", "total_variation")
+)
+
 
 @triton.jit
 def _log1p(x):
@@ -67,16 +74,16 @@ def _half_tanh_and_derivative(x):
 
 @triton.jit
 def _g(v, CODE: tl.constexpr):
-    """(g(v), g'(v)); CODE indexes omasgan.divergences._TABLE."""
-    if CODE == 0 or CODE == 2:  # kl, pearson: g = v
+    """(g(v), g'(v)); CODE is a divergence code (omasgan.divergences._TABLE's index)."""
+    if CODE == KL or CODE == PEARSON:  # kl, pearson: g = v
         r, dr = v, tl.full(v.shape, 1.0, v.dtype)
-    elif CODE == 1:  # reverse_kl: g = -exp(-v)
+    elif CODE == REVERSE_KL:  # reverse_kl: g = -exp(-v)
         r, dr = -tl.exp(-v), tl.exp(-v)
-    elif CODE == 3 or CODE == 4:  # neyman, squared_hellinger: g = 1 - exp(-v)
+    elif CODE == NEYMAN or CODE == SQUARED_HELLINGER:  # neyman, squared_hellinger: g = 1 - exp(-v)
         r, dr = -_expm1(-v), tl.exp(-v)
-    elif CODE == 5:  # jensen_shannon: g = log 2 - softplus(-v)
+    elif CODE == JENSEN_SHANNON:  # jensen_shannon: g = log 2 - softplus(-v)
         r, dr = -_softplus_minus_log2(-v), _sigmoid(-v)
-    elif CODE == 6:  # gan: g = -softplus(-v)
+    elif CODE == GAN:  # gan: g = -softplus(-v)
         r, dr = -_softplus(-v), _sigmoid(-v)
     else:  # total_variation: g = tanh(v)/2
         r, dr = _half_tanh_and_derivative(v)
@@ -86,20 +93,20 @@ def _g(v, CODE: tl.constexpr):
 @triton.jit
 def _fstar_g(v, CODE: tl.constexpr):
     """(f*(g(v)), d f*(g(v)) / dv) in the stable closed forms."""
-    if CODE == 0:  # kl: exp(v - 1)
+    if CODE == KL:  # kl: exp(v - 1)
         r = tl.exp(v - 1.0)
         dr = r
-    elif CODE == 1:  # reverse_kl: v - 1
+    elif CODE == REVERSE_KL:  # reverse_kl: v - 1
         r, dr = v - 1.0, tl.full(v.shape, 1.0, v.dtype)
-    elif CODE == 2:  # pearson: v^2/4 + v, as v (v/4 + 1): no overflow of v * v
+    elif CODE == PEARSON:  # pearson: v^2/4 + v, as v (v/4 + 1): no overflow of v * v
         r, dr = v * (0.25 * v + 1.0), 0.5 * v + 1.0
-    elif CODE == 3:  # neyman: 2 - 2 exp(-v/2)
+    elif CODE == NEYMAN:  # neyman: 2 - 2 exp(-v/2)
         r, dr = -2.0 * _expm1(-0.5 * v), tl.exp(-0.5 * v)
-    elif CODE == 4:  # squared_hellinger: exp(v) - 1
+    elif CODE == SQUARED_HELLINGER:  # squared_hellinger: exp(v) - 1
         r, dr = _expm1(v), tl.exp(v)
-    elif CODE == 5:  # jensen_shannon: softplus(v) - log 2
+    elif CODE == JENSEN_SHANNON:  # jensen_shannon: softplus(v) - log 2
         r, dr = _softplus_minus_log2(v), _sigmoid(v)
-    elif CODE == 6:  # gan: softplus(v)
+    elif CODE == GAN:  # gan: softplus(v)
         r, dr = _softplus(v), _sigmoid(v)
     else:  # total_variation: tanh(v)/2
         r, dr = _half_tanh_and_derivative(v)

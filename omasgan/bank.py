@@ -7,7 +7,7 @@ memory, else to a memory-mapped .npy file that `omasgan.ops.min_distance` stream
 
 Sharded (under torchrun): rank r draws its share of Q with its own noise and keeps its samples;
 the critic values of all ranks are gathered (Q floats), and the nearest-sample term combines the
-shards with `omasgan.distributed.min_distance`.
+shards with `omasgan.ops.sharded_min_distance`.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ composing f* with g (that overflows, or takes the log of a non-positive number).
 v^2/4 + v is evaluated as v (v/4 + 1), which stays finite wherever the value is representable
 (v * v overflows float32 from |v| ~ 1.8e19, the value only from ~3.7e19).
 
-    bound(P, Q) = E_P[g(v)] - E_Q[f*(g(v))]
+    bound(P, Q) = E_P[g(v)] - E_Q[f*(g(v))]   (the op: omasgan.ops.f_divergence_bound)
 
 Each entry also carries both derivatives, which the fused kernels use and the tests check against
 autograd.
@@ -34,10 +34,6 @@ class Divergence:
     fstar_g: Fn
     dg: Fn
     dfstar_g: Fn
-
-    def bound(self, v_p: torch.Tensor, v_q: torch.Tensor) -> torch.Tensor:
-        """Unfused E_P[g(v_p)] - E_Q[f*(g(v_q))]; see `omasgan.ops.f_divergence_bound`."""
-        return resolve_infinite_difference(self.code, self.g(v_p).mean() - self.fstar_g(v_q).mean(), v_p, v_q)
 
 
 _TABLE = [

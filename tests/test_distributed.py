@@ -88,17 +88,17 @@ def _sharded_cases(rank, tmp_dir):
     for dtype in (torch.float32, torch.float64):
         x, bank = tied_problem(dtype)
         for p, q in ((2.0, 1.0), (1.0, 2.0), (float("inf"), 0.5)):
-            v, i = distributed.min_distance(x, _shard(bank, rank), p, q)
+            v, i = ops.sharded_min_distance(x, _shard(bank, rank), p, q)
             out[f"{dtype}-{p}-{q}"] = (v.numpy(), i.numpy())
-        v, i = distributed.min_distance(x, _shard(bank, rank, split=bank.shape[0]))  # rank 1: empty shard
+        v, i = ops.sharded_min_distance(x, _shard(bank, rank, split=bank.shape[0]))  # rank 1: empty shard
         out[f"{dtype}-empty-shard"] = (v.numpy(), i.numpy())
     x, bank = tied_problem(torch.float32)
     path = os.path.join(tmp_dir, f"shard{rank}.npy")
     np.save(path, _shard(bank, rank).numpy())
-    v, i = distributed.min_distance(x, path)  # a memory-mapped shard
+    v, i = ops.sharded_min_distance(x, path)  # a memory-mapped shard
     out["memmap-shard"] = (v.numpy(), i.numpy())
     xg = x.double().requires_grad_(True)
-    v, _ = distributed.min_distance(xg, _shard(bank.double(), rank), 2.0, 2.0)
+    v, _ = ops.sharded_min_distance(xg, _shard(bank.double(), rank), 2.0, 2.0)
     out["grad"] = (torch.autograd.grad(v.sum(), xg)[0].numpy(),)
     return out
 
@@ -127,11 +127,11 @@ def test_two_gloo_ranks_equal_single_process(tmp_path):
 
 def test_single_process_is_the_plain_op():
     x, bank = tied_problem(torch.float32)
-    v, i = distributed.min_distance(x, bank)
+    v, i = ops.sharded_min_distance(x, bank)
     ev, ei = ops.min_distance(x, bank)
     assert torch.equal(v, ev) and torch.equal(i, ei)
     with pytest.raises(ValueError, match="not initialised"):
-        distributed.min_distance(x, bank, group=object())
+        ops.sharded_min_distance(x, bank, group=object())
 
 
 def _die_or_score(rank):
@@ -140,7 +140,7 @@ def _die_or_score(rank):
     x, bank = tied_problem(torch.float32)
     start = time.monotonic()
     try:
-        distributed.min_distance(x, bank)
+        ops.sharded_min_distance(x, bank)
     except RuntimeError as err:
         return f"{time.monotonic() - start:.1f}s {err}"
     return "no error"

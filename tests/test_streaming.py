@@ -95,6 +95,29 @@ def test_empty_queries_and_bad_banks(tmp_path):
         streamed_min_distance(x, [bank.clone().requires_grad_(True)])
 
 
+def test_empty_and_big_endian_npy_banks(tmp_path):
+    x, bank = tied_problem()
+    for shape in [(0, 6), (0,), (0, 2, 3)]:
+        path = tmp_path / f"empty{len(shape)}.npy"
+        np.save(path, np.zeros(shape, dtype=np.float32))
+        with pytest.raises(ValueError, match="bank must hold at least one sample, got Q = 0"):
+            ops.min_distance(x, path)
+    with pytest.raises(ValueError, match="bank must hold at least one sample, got Q = 0"):
+        ops.min_distance(x, np.zeros((0, 6)))
+    expected = ops.min_distance(x, bank)
+    for dtype in (">f8", ">f4", ">f2"):
+        path = tmp_path / f"big{dtype[1:]}.npy"
+        big = bank.numpy().astype(dtype)
+        np.save(path, big)
+        want = ops.min_distance(x.to(torch.float32) if dtype != ">f8" else x, torch.from_numpy(big.astype(dtype[1:])))
+        for source in (path, np.load(path, mmap_mode="r"), big, [big[:50], big[50:]]):
+            v, i = ops.min_distance(x.to(want[0].dtype), source)
+            assert torch.equal(v, want[0]) and torch.equal(i, want[1]), (dtype, type(source))
+        got = streamed_min_distance(x.to(want[0].dtype), path, chunk_rows=7)
+        assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+    assert torch.equal(ops.min_distance(x, tmp_path / "bigf8.npy")[1], expected[1])
+
+
 def test_memmap_pass_keeps_resident_memory_flat(tmp_path):
     """A pass over a 96 MiB memmap may not leave the whole file resident in this process."""
     rows, d = 32768, 768

@@ -3,6 +3,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "op_constants.h"
+
 #include <cmath>
 
 namespace omasgan {
@@ -65,8 +67,8 @@ inline void check_upstream_grad(const at::Tensor& grad, const at::Tensor& ref, c
               " and ", ref.device());
 }
 
-// Number of divergences in omasgan.divergences._TABLE; a divergence `code` indexes it.
-constexpr int64_t kDivergenceCount = 8;
+// kDivergenceCount, the number of divergences in omasgan.divergences._TABLE (a `code` indexes it):
+// op_constants.h.
 
 // The arguments of the f_divergence_bound entry points, forward and backward, CPU and CUDA alike.
 inline void check_f_divergence_args(const at::Tensor& v_p, const at::Tensor& v_q, int64_t code,

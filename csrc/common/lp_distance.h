@@ -17,30 +17,20 @@
 #include <limits>
 #include <type_traits>
 
+#include "op_constants.h"
+
 namespace omasgan::lp {
 
-// p = 1, 2, inf and small integer p need no pow per element; any other p pays one pow.
-enum class Kind { L1, L2, Integer, Inf, General };
+// The norm kinds and the integer-p cutoff: common/op_constants.h, shared with CUDA and Python.
+using Kind = ::omasgan::NormKind;
 
 struct Norm {
   Kind kind;
   double p;
   int power;  // the exponent for Kind::Integer
 
-  explicit Norm(double p_) : p(p_), power(0) {
-    if (p == 1.0) {
-      kind = Kind::L1;
-    } else if (p == 2.0) {
-      kind = Kind::L2;
-    } else if (std::isinf(p)) {
-      kind = Kind::Inf;
-    } else if (p == std::floor(p) && p <= 8.0) {
-      kind = Kind::Integer;
-      power = static_cast<int>(p);
-    } else {
-      kind = Kind::General;
-    }
-  }
+  explicit Norm(double p_)
+      : kind(norm_kind(p_)), p(p_), power(norm_kind(p_) == Kind::Integer ? static_cast<int>(p_) : 0) {}
 
   // ||u||_p^q from the power sum s of u.
   template <typename T>

@@ -1,6 +1,7 @@
 """The library's hot paths as public ops, each with autograd and one dispatcher over backends.
 
     min_distance(x, bank, p=2.0, q=1.0)           -> (values [N], indices [N])
+    sharded_min_distance(x, local_bank, p, q, group=None) -> the same over every rank's shard
     pairwise_distance(x, y, p=2.0, q=1.0)         -> [N, M]
     dispersion(z, b, p=2.0, q=1.0, eps=1e-8)      -> scalar
     f_divergence_bound(v_p, v_q, "pearson")       -> scalar
@@ -11,9 +12,8 @@ Backends: "torch" (reference), "cpu" (C++), "cuda", "triton"; "auto" or $OMASGAN
 from omasgan.ops._common import BACKENDS, available_backends
 from omasgan.ops.dispersion import dispersion
 from omasgan.ops.f_divergence import f_divergence_bound, f_divergence_score
-from omasgan.ops.min_distance import min_distance
+from omasgan.ops.nearest import min_distance, sharded_min_distance
 from omasgan.ops.pairwise_distance import pairwise_distance
-from omasgan.ops import streaming as _streaming  # noqa: F401  (registers min_distance's streamed path)
 
 __all__ = [
     "BACKENDS",
@@ -23,4 +23,5 @@ __all__ = [
     "f_divergence_score",
     "min_distance",
     "pairwise_distance",
+    "sharded_min_distance",
 ]

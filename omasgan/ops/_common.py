@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from numbers import Real
 
 import torch
@@ -31,11 +33,6 @@ from omasgan import _ext
 
 BACKENDS = ("auto", "torch", "cpu", "cuda", "triton")
 
-# min_distance hands banks that are not tensors on x's device to omasgan.ops.streaming, which
-# registers its entry point here when omasgan.ops is imported: streaming imports min_distance for the
-# in-memory search, so min_distance reaching it through this slot keeps the two free of an import
-# circle (tests/test_imports.py).
-streamed_min_distance = None
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
@@ -103,6 +100,38 @@ def compute_dtype(*tensors: torch.Tensor) -> torch.dtype:
 def prepare(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """Differentiable cast to the compute dtype, contiguous, as the kernels expect."""
     return t.to(dtype).contiguous()
+
+
+@dataclass(frozen=True)
+class OpInputs:
+    """An op's arguments, checked and ready for the kernels (see `op_inputs`)."""
+
+    tensors: tuple[torch.Tensor, ...]  # flattened, in the compute dtype, contiguous; in the order given
+    backend: str  # the concrete backend
+    p: float | None = None
+    q: float | None = None
+    amax: float = 0.0  # max |t| over all inputs; -1.0 (unknown) inside torch.compile
+
+
+def op_inputs(tensors: dict[str, torch.Tensor], backend: str, *, p=None, q=None, flatten: str = "rows",
+              check: Callable[..., None] | None = None) -> OpInputs:
+    """The sequence every op's public function starts with, in this order: each input a float
+    tensor, all on one device, p and q (when p is given), flattening ("rows": [N, ...] -> [N, D];
+    "vector": [...] -> [n]), the op's own shape checks `check(*flattened)`, no NaN/inf, the
+    backend for the device, the compute dtype, the cast to it. Error messages name the inputs by
+    their keys in `tensors`."""
+    for name, t in tensors.items():
+        check_tensor(t, name)
+    check_same_device(**tensors)
+    if p is not None:
+        p, q = check_p_q(p, q)
+    flat = {name: rows(t, name) if flatten == "rows" else t.reshape(-1) for name, t in tensors.items()}
+    if check is not None:
+        check(*flat.values())
+    amax = max(check_finite(t, name) for name, t in flat.items())
+    backend = resolve_backend(backend, next(iter(tensors.values())).device)
+    dtype = compute_dtype(*tensors.values())
+    return OpInputs(tuple(prepare(t, dtype) for t in flat.values()), backend, p, q, amax)
 
 
 # -------------------------------------------------------------------------------------- backends
@@ -255,3 +284,31 @@ def lp_pow_grad(diff: torch.Tensor, p: float, q: float, norm: torch.Tensor | Non
         grad = diff.sign() * (diff.abs() / safe).pow(p - 1)
         scale = q * safe.pow(q - 1)
     return torch.where(nonzero, grad * scale, torch.zeros_like(grad))
+
+
+# ------------------------------------------------------------------------- nearest neighbours
+def merge_min(best: tuple | None, part: tuple) -> tuple:
+    """The running (min, argmin) of min_distance's searches, merged per query.
+
+    best, part: (values [N], indices [N] int64, *carried [N, ...]); best None for the first part.
+    Returns best with each query's entries taken from `part` where part's value is smaller, or
+    equal with a lower index: the lowest index wins ties whatever order the parts come in. The
+    carried tensors (e.g. the selected bank rows) follow the choice. Used by the torch reference's
+    chunks, a streamed bank's chunks and so each rank's scan of its shard.
+    """
+    if best is None:
+        return tuple(part)
+    values, indices = part[0], part[1]
+    better = (values < best[0]) | ((values == best[0]) & (indices < best[1]))
+    return tuple(torch.where(better.view(-1, *([1] * (new.dim() - 1))), new, old) for new, old in zip(part, best))
+
+
+def selected_pair_grad(x2: torch.Tensor, rows: torch.Tensor, p: float, q: float, grad_values: torch.Tensor) -> torch.Tensor:
+    """grad_values[i] * d||x2_i - rows_i||_p^q / dx2_i: [N, D], in rows' dtype. The one gradient of
+    min_distance, through the selected bank rows (the gradient w.r.t. those rows is its negative).
+
+    The norm goes through diff / max |diff|: right for any representable distance, and branch-free
+    (the in-memory backward is traced by torch.compile); O(N D), small beside the search's O(N Q D).
+    """
+    diff = x2.to(rows.dtype) - rows
+    return lp_pow_grad(diff, p, q, lp_norm_scaled(diff, p)) * grad_values.to(rows.dtype)[:, None]

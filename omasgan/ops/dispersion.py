@@ -114,13 +114,13 @@ def dispersion(z: torch.Tensor, b: torch.Tensor, p: float = 2.0, q: float = 1.0,
         magnitude, and their powers and ratios are formed in float64, so eps is exact whatever the
         dtype (1e-50 is 0 in float32) and the ratio of two huge distances stays finite.
     """
-    C.check_tensor(z, "z")
-    C.check_tensor(b, "b")
-    C.check_same_device(z=z, b=b)
-    p, q = C.check_p_q(p, q)
     if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not eps > 0 or eps == float("inf"):
         raise ValueError(f"eps must be a finite number > 0, got {eps!r}")
-    z2, b2 = C.rows(z, "z"), C.rows(b, "b")
+    a = C.op_inputs({"z": z, "b": b}, backend, p=p, q=q, check=_check_rows)
+    return _dispersion_op(*a.tensors, a.p, a.q, float(eps), a.backend).to(b.dtype)
+
+
+def _check_rows(z2: torch.Tensor, b2: torch.Tensor) -> None:
     if z2.shape[0] != b2.shape[0]:
         raise ValueError(f"z and b must have the same number of rows N, got z: {z2.shape[0]} and b: {b2.shape[0]}")
     if b2.shape[0] < 2:
@@ -128,9 +128,3 @@ def dispersion(z: torch.Tensor, b: torch.Tensor, p: float = 2.0, q: float = 1.0,
             f"z and b must hold at least 2 rows: dispersion averages over pairs i != j, and N = {b2.shape[0]} "
             "has none (a batch of 1 sample has no spread to measure)"
         )
-    C.check_finite(z2, "z")
-    C.check_finite(b2, "b")
-    backend = C.resolve_backend(backend, b.device)
-    dtype = C.compute_dtype(z, b)
-    out = _dispersion_op(C.prepare(z2, dtype), C.prepare(b2, dtype), p, q, float(eps), backend)
-    return out.to(b.dtype)

@@ -14,8 +14,9 @@ from omasgan.ops import _common as C
 
 
 def reference(v_p: torch.Tensor, v_q: torch.Tensor, code: int) -> torch.Tensor:
-    """v_p: [Np], v_q: [Nq] -> 0-d bound mean g(v_p) - mean f*(g(v_q))."""
-    return divergences._TABLE[code].bound(v_p, v_q)
+    """v_p: [Np], v_q: [Nq] -> 0-d bound mean g(v_p) - mean f*(g(v_q)), unfused."""
+    div = divergences._TABLE[code]
+    return divergences.resolve_infinite_difference(code, div.g(v_p).mean() - div.fstar_g(v_q).mean(), v_p, v_q)
 
 
 def reference_backward(grad: torch.Tensor, v_p: torch.Tensor, v_q: torch.Tensor, code: int):
@@ -73,8 +74,7 @@ _bound_op.register_autograd(_backward, setup_context=_setup)
 def _check_values(v: torch.Tensor, name: str) -> torch.Tensor:
     C.check_tensor(v, name)
     v = v.reshape(-1)
-    if v.numel() == 0:
-        raise ValueError(f"{name} must hold at least one critic value, got an empty tensor")
+    _check_nonempty(v, names=(name,))
     C.check_finite(v, name)
     return v
 
@@ -90,11 +90,14 @@ def f_divergence_bound(v_p: torch.Tensor, v_q: torch.Tensor, divergence: str = "
         0-d tensor in v_p's dtype, differentiable w.r.t. v_p and v_q.
     """
     div = divergences.get(divergence)
-    v_p, v_q = _check_values(v_p, "v_p"), _check_values(v_q, "v_q")
-    C.check_same_device(v_p=v_p, v_q=v_q)
-    backend = C.resolve_backend(backend, v_p.device)
-    dtype = C.compute_dtype(v_p, v_q)
-    return _bound_op(C.prepare(v_p, dtype), C.prepare(v_q, dtype), div.code, backend).to(v_p.dtype)
+    a = C.op_inputs({"v_p": v_p, "v_q": v_q}, backend, flatten="vector", check=_check_nonempty)
+    return _bound_op(*a.tensors, div.code, a.backend).to(v_p.dtype)
+
+
+def _check_nonempty(*values: torch.Tensor, names=("v_p", "v_q")) -> None:
+    for v, name in zip(values, names):
+        if v.numel() == 0:
+            raise ValueError(f"{name} must hold at least one critic value, got an empty tensor")
 
 
 def f_divergence_score(v_query: torch.Tensor, v_bank: torch.Tensor, divergence: str = "pearson"):

@@ -1,4 +1,6 @@
-"""min_distance: the nearest bank sample of each query, values[i] = min_j ||x_i - bank_j||_p^q.
+"""min_distance's in-memory op: the nearest bank sample of each query, values[i] = min_j ||x_i - bank_j||_p^q,
+for a bank that is a tensor on x's device. The public `omasgan.ops.min_distance` (omasgan.ops.nearest)
+dispatches here, to omasgan.ops.streaming or to omasgan.ops.sharded.
 
 Never forms the N x Q matrix: every backend streams the bank and keeps a running (min, argmin)
 per query, so memory beyond the inputs is O(N + Q). The backward gathers the N selected pairs
@@ -18,16 +20,13 @@ _BANK_CHUNK_ELEMENTS = 1 << 24
 def reference(x: torch.Tensor, bank: torch.Tensor, p: float, q: float):
     """x: [N, D], bank: [Q, D] -> (values [N], indices [N] int64), lowest index on ties."""
     n = x.shape[0]
-    best = x.new_full((n,), float("inf"))
-    best_idx = torch.zeros(n, dtype=torch.long, device=x.device)
+    best = None
     step = max(1, _BANK_CHUNK_ELEMENTS // max(1, n * x.shape[1]))
     for s in range(0, bank.shape[0], step):
-        # torch.min returns the first minimum of a row; strict < keeps earlier chunks on ties.
+        # torch.min returns the first minimum of a row; merge_min keeps the lowest index across chunks
         v, i = _pairwise_reference(x, bank[s : s + step], p, 1.0).min(dim=1)
-        better = v < best
-        best = torch.where(better, v, best)
-        best_idx = torch.where(better, i + s, best_idx)
-    return best.pow(q), best_idx
+        best = C.merge_min(best, (v, i + s))
+    return best[0].pow(q), best[1]
 
 
 def _kernel(backend: str):
@@ -78,10 +77,7 @@ def _setup(ctx, inputs, output):
 def _backward(ctx, grad_values, _grad_indices):
     x, bank, idx = ctx.saved_tensors
     p, q = ctx.args
-    diff = x - bank[idx]
-    # the norm through diff / max |diff|: right for any representable distance, and branch-free
-    # (this backward is traced by torch.compile); O(N D), small beside the forward's O(N Q D)
-    g = C.lp_pow_grad(diff, p, q, C.lp_norm_scaled(diff, p)) * grad_values[:, None]
+    g = C.selected_pair_grad(x, bank[idx], p, q, grad_values)
     grad_bank = torch.zeros_like(bank).index_add_(0, idx, -g) if ctx.needs_input_grad[1] else None
     return g, grad_bank, None, None, None, None
 
@@ -89,38 +85,38 @@ def _backward(ctx, grad_values, _grad_indices):
 _min_distance_op.register_autograd(_backward, setup_context=_setup)
 
 
-def min_distance(x: torch.Tensor, bank: torch.Tensor, p: float = 2.0, q: float = 1.0, *, backend: str = "auto"):
-    """Distance from each query to its nearest bank sample.
+def attach_gradient(x: torch.Tensor, values: torch.Tensor, rows: torch.Tensor, p: float, q: float) -> torch.Tensor:
+    """values [N] (already computed, e.g. by a streamed or sharded search) as a function of x,
+    through the selected bank rows [N, D], with the in-memory op's gradient; in x's dtype."""
+    if torch.is_grad_enabled() and x.requires_grad:
+        return _GatheredDistance.apply(C.rows(x, "x"), values, rows, p, q).to(x.dtype)
+    return values.to(x.dtype)
 
-    Args:
-        x: [N, ...] queries, flattened to [N, D].
-        bank: [Q, ...] samples, flattened to [Q, D]; Q >= 1.
-        p: norm order in [1, inf]; q: power > 0.
-        backend: "auto" | "torch" | "cpu" | "cuda" | "triton".
-    Returns:
-        values: [N] in x's dtype, min_j ||x_i - bank_j||_p^q, differentiable w.r.t. x and bank.
-        indices: [N] int64, the argmin (lowest index on ties).
 
-    Values are right wherever they are representable in the dtype, at any magnitude (e.g. rows
-    ~1e20 in float32, whose squared norms overflow); the search then runs on x and bank scaled by
-    one power of two (see omasgan.ops._common, "Numerics", for the one limit of that).
+class _GatheredDistance(torch.autograd.Function):
+    """Forward: the given values. Backward: C.selected_pair_grad, as the in-memory op."""
 
-    A bank that is not a tensor on x's device (a CPU tensor for CUDA queries, an np.ndarray or
-    np.memmap, a path to a .npy file, an iterable of chunks) is streamed: see omasgan.ops.streaming.
-    """
-    host_bank = isinstance(bank, torch.Tensor) and bank.device.type == "cpu"
-    if not isinstance(bank, torch.Tensor) or (host_bank and isinstance(x, torch.Tensor) and x.device.type != "cpu"):
-        return C.streamed_min_distance(x, bank, p, q, backend=backend)  # omasgan.ops.streaming
-    C.check_tensor(x, "x")
-    C.check_tensor(bank, "bank")
-    C.check_same_device(x=x, bank=bank)
-    p, q = C.check_p_q(p, q)
-    x2, bank2 = C.rows(x, "x"), C.rows(bank, "bank")
+    @staticmethod
+    def forward(ctx, x2, values, rows, p, q):
+        ctx.save_for_backward(x2, rows)
+        ctx.args = (p, q)
+        return values.clone()
+
+    @staticmethod
+    def backward(ctx, grad_values):
+        x2, rows = ctx.saved_tensors
+        p, q = ctx.args
+        return C.selected_pair_grad(x2, rows, p, q, grad_values).to(x2.dtype), None, None, None, None
+
+
+def _in_memory_min_distance(x: torch.Tensor, bank: torch.Tensor, p: float = 2.0, q: float = 1.0, *, backend: str = "auto"):
+    """`omasgan.ops.min_distance` for a bank that is a tensor on x's device (see there)."""
+    a = C.op_inputs({"x": x, "bank": bank}, backend, p=p, q=q, check=_check_shapes)
+    values, indices = _min_distance_op(*a.tensors, a.p, a.q, a.backend, a.amax)  # amax -1.0: inside torch.compile
+    return values.to(x.dtype), indices
+
+
+def _check_shapes(x2: torch.Tensor, bank2: torch.Tensor) -> None:
     if bank2.shape[0] == 0:
         raise ValueError("bank must hold at least one sample, got Q = 0")
     C.check_features(x2, "x", bank2, "bank")
-    amax = max(C.check_finite(x2, "x"), C.check_finite(bank2, "bank"))  # -1.0 inside torch.compile
-    backend = C.resolve_backend(backend, x.device)
-    dtype = C.compute_dtype(x, bank)
-    values, indices = _min_distance_op(C.prepare(x2, dtype), C.prepare(bank2, dtype), p, q, backend, amax)
-    return values.to(x.dtype), indices

@@ -101,15 +101,5 @@ def pairwise_distance(x: torch.Tensor, y: torch.Tensor, p: float = 2.0, q: float
         representable in the dtype (pairs whose power sum over- or underflows are recomputed from
         u / max |u|: omasgan.ops._common, "Numerics").
     """
-    C.check_tensor(x, "x")
-    C.check_tensor(y, "y")
-    C.check_same_device(x=x, y=y)
-    p, q = C.check_p_q(p, q)
-    x2, y2 = C.rows(x, "x"), C.rows(y, "y")
-    C.check_features(x2, "x", y2, "y")
-    C.check_finite(x2, "x")
-    C.check_finite(y2, "y")
-    backend = C.resolve_backend(backend, x.device)
-    dtype = C.compute_dtype(x, y)
-    out = _pairwise_op(C.prepare(x2, dtype), C.prepare(y2, dtype), p, q, backend)
-    return out.to(x.dtype)
+    a = C.op_inputs({"x": x, "y": y}, backend, p=p, q=q, check=lambda x2, y2: C.check_features(x2, "x", y2, "y"))
+    return _pairwise_op(*a.tensors, a.p, a.q, a.backend).to(x.dtype)

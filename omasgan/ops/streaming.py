@@ -2,10 +2,10 @@
 
 A bank can be far larger than device memory (millions of generator samples or training images).
 Here it is streamed in chunks of rows, each chunk goes through the in-memory op, and a running
-(value, index) per query is merged with a strict `<`, so an earlier chunk wins ties and the result
-is the in-memory one: the same values, the lowest index on exact ties. (The one case where the
-index can differ: two different distances whose q-th powers round to the same number; the values
-are then equal.)
+(value, index) per query is kept by `omasgan.ops._common.merge_min`, so an earlier chunk wins
+ties and the result is the in-memory one: the same values, the lowest index on exact ties. (The one
+case where the index can differ: two different distances whose q-th powers round to the same
+number; the values are then equal.)
 
 Accepted banks:
     - a path to a `.npy` file, opened with numpy's `mmap_mode="r"` (the file may exceed RAM);
@@ -14,12 +14,13 @@ Accepted banks:
     - an iterable of chunks, each a [rows, ...] torch.Tensor or np.ndarray (read once, in order).
 
 Memory beyond x and the output: a few chunks of rows and the N selected bank rows (kept so the
-values stay differentiable with respect to x, with the in-memory op's backward). For CUDA queries
-and a host bank, chunks are copied into two pinned staging buffers and onto the device on a side
-stream, so reading chunk k+1 from disk and copying it overlaps the kernel on chunk k.
+values stay differentiable with respect to x, with the in-memory op's gradient: `attach_gradient`).
+For CUDA queries and a host bank, chunks are copied into two pinned staging buffers and onto the
+device on a side stream, so reading chunk k+1 from disk and copying it overlaps the kernel on chunk k.
 """
 from __future__ import annotations
 
+import math
 import mmap
 import os
 from collections.abc import Iterable, Iterator
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 
 from omasgan.ops import _common as C
+from omasgan.ops.min_distance import _in_memory_min_distance, attach_gradient
 
 CHUNK_BYTES = 128 << 20  # one staging buffer: small next to the bank, large enough that per-call costs vanish
 
@@ -68,8 +70,6 @@ def scan_bank(x, bank, p=2.0, q=1.0, *, backend="auto", chunk_rows=None, allow_e
     allow_empty: an empty bank gives values +inf and indices 0 instead of a ValueError (a rank's
     shard may be empty when the bank does not divide evenly).
     """
-    from omasgan.ops.min_distance import min_distance
-
     C.check_tensor(x, "x")
     p, q = C.check_p_q(p, q)
     if chunk_rows is not None and (isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1):
@@ -93,45 +93,14 @@ def scan_bank(x, bank, p=2.0, q=1.0, *, backend="auto", chunk_rows=None, allow_e
                     x2.new_zeros((n, x2.shape[1]), dtype=dtype), 0)
     dtype = C.compute_dtype(x2, _as_probe(first))
     x_work = x2.to(dtype)
-    best = best_idx = rows = None
+    best = None
     count = 0
     with torch.no_grad():
         for chunk in _to_device(_chain(first, chunks), x.device, dtype, chunk_rows):
-            values, indices = min_distance(x_work, chunk, p, q, backend=backend)
-            if best is None:
-                best, best_idx, rows = values, indices + count, chunk[indices]
-            else:
-                better = values < best  # strict: the earlier chunk keeps a tie
-                best = torch.where(better, values, best)
-                best_idx = torch.where(better, indices + count, best_idx)
-                rows = torch.where(better[:, None], chunk[indices], rows)
+            values, indices = _in_memory_min_distance(x_work, chunk, p, q, backend=backend)
+            best = C.merge_min(best, (values, indices + count, chunk[indices]))  # lowest index on ties
             count += chunk.shape[0]
-    return Scan(best, best_idx, rows, count)
-
-
-def attach_gradient(x: torch.Tensor, values: torch.Tensor, rows: torch.Tensor, p: float, q: float) -> torch.Tensor:
-    """values [N] (already computed) as a function of x, through the selected bank rows [N, D]."""
-    if torch.is_grad_enabled() and x.requires_grad:
-        return _GatheredDistance.apply(C.rows(x, "x"), values, rows, p, q).to(x.dtype)
-    return values.to(x.dtype)
-
-
-class _GatheredDistance(torch.autograd.Function):
-    """Forward: the given values. Backward: d||x_i - row_i||_p^q / dx_i, as the in-memory op."""
-
-    @staticmethod
-    def forward(ctx, x2, values, rows, p, q):
-        ctx.save_for_backward(x2, rows)
-        ctx.args = (p, q)
-        return values.clone()
-
-    @staticmethod
-    def backward(ctx, grad_values):
-        x2, rows = ctx.saved_tensors
-        p, q = ctx.args
-        diff = x2.to(rows.dtype) - rows
-        g = C.lp_pow_grad(diff, p, q, C.lp_norm_scaled(diff, p)) * grad_values.to(rows.dtype)[:, None]
-        return g.to(x2.dtype), None, None, None, None
+    return Scan(*best, count)
 
 
 # ------------------------------------------------------------------------------ chunk sources
@@ -182,12 +151,15 @@ def _array_chunks(array: np.ndarray, chunk_rows: int | None, name: str = "bank")
         raise TypeError(f"{name} must hold float16, float32 or float64 values, got {array.dtype}")
     if array.ndim == 0:
         raise ValueError(f"{name} must have a leading sample dimension, got a 0-d array")
-    array = array.reshape(array.shape[0], -1)
+    # not reshape(Q, -1): numpy cannot infer the -1 of an array of size 0 (Q = 0 is refused later,
+    # with the same message as an empty in-memory bank)
+    array = array.reshape(array.shape[0], math.prod(array.shape[1:]))
+    native = array.dtype.newbyteorder("=")  # a big-endian file is read chunk by chunk in native order
     step = chunk_rows or _default_rows(array.shape[1], array.itemsize)
     for s in range(0, array.shape[0], step):
         chunk = array[s : s + step]
         _advise(array[s + step : s + 2 * step], "MADV_WILLNEED")  # the disk reads ahead while we compute
-        yield chunk
+        yield chunk if chunk.dtype.isnative else chunk.astype(native)
         _advise(chunk, "MADV_DONTNEED")
 
 
@@ -220,7 +192,7 @@ def _chain(first, rest):
 def _as_probe(chunk) -> torch.Tensor:
     """A 0-element tensor of the chunk's dtype, for choosing the compute dtype."""
     if isinstance(chunk, np.ndarray):
-        return torch.empty(0, dtype=torch.from_numpy(np.empty(0, dtype=chunk.dtype)).dtype)
+        return torch.empty(0, dtype=torch.from_numpy(np.empty(0, dtype=chunk.dtype.newbyteorder("="))).dtype)
     return chunk.new_empty(0)
 
 
@@ -294,5 +266,3 @@ def _split(chunks, chunk_rows: int | None):
             for s in range(0, chunk.shape[0], step):
                 yield chunk[s : s + step]
 
-
-C.streamed_min_distance = streamed_min_distance  # min_distance's way here (see omasgan.ops._common)

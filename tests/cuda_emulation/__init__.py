@@ -29,6 +29,8 @@ import torch
 HERE = Path(__file__).resolve().parent
 CSRC = HERE.parents[1] / "csrc"
 # kernel<<<grid, block, shared, stream>>>(args); -> emu::launch(grid, block, shared, stream, [&] { kernel(args); });
+# Plain C++ headers outside */cuda that the CUDA sources include (shared with the CPU kernels).
+_SHARED_HEADERS = ("common/op_constants.h",)
 _LAUNCH = re.compile(r"([\w:]+(?:<[^<>;]*>)?)<<<(.*?)>>>\((.*?)\);", re.S)
 
 
@@ -37,7 +39,8 @@ def build(folder: Path) -> "EmulatedKernels":
     sources = folder / "src"
     shutil.rmtree(sources, ignore_errors=True)
     for path in CSRC.rglob("*"):
-        if path.suffix in (".cu", ".cuh", ".h") and "cuda" in path.parts:
+        shared = path.relative_to(CSRC).as_posix() in _SHARED_HEADERS
+        if path.suffix in (".cu", ".cuh", ".h") and ("cuda" in path.parts or shared):
             target = sources / path.relative_to(CSRC).with_suffix(".cpp" if path.suffix == ".cu" else path.suffix)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(_LAUNCH.sub(r"emu::launch(\2, [&] { \1(\3); });", path.read_text()))

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "../op_constants.h"
+
 // The rarely taken safe-path helpers are kept out of line: inlined into every unrolled pair of a
 // tile they would multiply the kernels' code (and ptxas time) for a branch ordinary data never takes.
 #if defined(__CUDACC__)
@@ -18,21 +20,12 @@
 
 namespace omasgan::gpu {
 
-// Integer p up to this bound runs as repeated multiplication: exact, and several times faster than pow.
-constexpr int kMaxIntegerP = 8;
-
-enum class Norm { L1, L2, Linf, IntegerP, RealP };
+// The norm kinds, norm_kind(p) and the integer-p cutoff kMaxIntegerP: ../op_constants.h, shared with
+// the CPU kernels and Python.
+using Norm = ::omasgan::NormKind;
 
 template <Norm K>
 using NormTag = std::integral_constant<Norm, K>;
-
-inline Norm norm_kind(double p) {
-  if (p == 1.0) return Norm::L1;
-  if (p == 2.0) return Norm::L2;
-  if (std::isinf(p)) return Norm::Linf;
-  if (p == std::floor(p) && p <= kMaxIntegerP) return Norm::IntegerP;
-  return Norm::RealP;
-}
 
 // Calls f(NormTag<K>{}) for the kind K of p and returns what it returns.
 template <class F>
@@ -40,9 +33,9 @@ cudaError_t dispatch_norm(double p, F&& f) {
   switch (norm_kind(p)) {
     case Norm::L1: return f(NormTag<Norm::L1>{});
     case Norm::L2: return f(NormTag<Norm::L2>{});
-    case Norm::Linf: return f(NormTag<Norm::Linf>{});
-    case Norm::IntegerP: return f(NormTag<Norm::IntegerP>{});
-    default: return f(NormTag<Norm::RealP>{});
+    case Norm::Inf: return f(NormTag<Norm::Inf>{});
+    case Norm::Integer: return f(NormTag<Norm::Integer>{});
+    default: return f(NormTag<Norm::General>{});
   }
 }
 
@@ -51,7 +44,7 @@ template <typename T>
 struct Lp {
   T p;
   T q;
-  int int_p;  // p as an int, used by Norm::IntegerP only
+  int int_p;  // p as an int, used by Norm::Integer only
 
   static Lp make(double p, double q) { return {T(p), T(q), std::isinf(p) ? 0 : int(p)}; }
 };
@@ -122,7 +115,7 @@ template <Norm K, typename T>
 __device__ OMASGAN_NOINLINE double safe_norm(const T* a, const T* b, int64_t d, const Lp<T>& lp) {
   double m = 0.0;
   for (int64_t k = 0; k < d; ++k) m = ::fmax(m, ::fabs(double(a[k]) - double(b[k])));
-  if (K == Norm::Linf || !(m > 0.0) || !(m <= Limits<double>::kMax)) return m;
+  if (K == Norm::Inf || !(m > 0.0) || !(m <= Limits<double>::kMax)) return m;
   double t = 0.0;
   for (int64_t k = 0; k < d; ++k) {
     const double r = ::fabs(double(a[k]) - double(b[k])) / m;
@@ -141,7 +134,7 @@ __device__ OMASGAN_NOINLINE T safe_value(const T* a, const T* b, int64_t d, cons
 template <Norm K, typename T>
 __device__ double norm_or_safe(T acc, const T* a, const T* b, int64_t d, const Lp<T>& lp) {
   if (sum_trusted(acc)) {
-    if constexpr (K == Norm::L1 || K == Norm::Linf) {
+    if constexpr (K == Norm::L1 || K == Norm::Inf) {
       return double(acc);
     } else if constexpr (K == Norm::L2) {
       return double(dmath::sqrt(acc));
@@ -164,7 +157,7 @@ __device__ __forceinline__ T abs_pow(T a, const Lp<T>& lp) {
     return a;
   } else if constexpr (K == Norm::L2) {
     return a * a;
-  } else if constexpr (K == Norm::IntegerP) {
+  } else if constexpr (K == Norm::Integer) {
     T r = a;
     for (int e = 1; e < lp.int_p; ++e) r *= a;
     return r;
@@ -176,7 +169,7 @@ __device__ __forceinline__ T abs_pow(T a, const Lp<T>& lp) {
 // Adds coordinate u to the accumulator of ||u||_p: the sum of |u_k|^p, or max |u_k| for p = inf.
 template <Norm K, typename T>
 __device__ __forceinline__ void accumulate(T& acc, T u, const Lp<T>& lp) {
-  if constexpr (K == Norm::Linf) {
+  if constexpr (K == Norm::Inf) {
     acc = dmath::max(acc, dmath::abs(u));
   } else if constexpr (K == Norm::L2) {
     acc = dmath::fma(u, u, acc);
@@ -188,7 +181,7 @@ __device__ __forceinline__ void accumulate(T& acc, T u, const Lp<T>& lp) {
 // Merges two accumulators (of disjoint coordinate sets).
 template <Norm K, typename T>
 __device__ __forceinline__ T combine(T a, T b) {
-  if constexpr (K == Norm::Linf) {
+  if constexpr (K == Norm::Inf) {
     return dmath::max(a, b);
   } else {
     return a + b;
@@ -198,7 +191,7 @@ __device__ __forceinline__ T combine(T a, T b) {
 // ||u||_p^q from the accumulator.
 template <Norm K, typename T>
 __device__ __forceinline__ T lp_pow_q(T acc, const Lp<T>& lp) {
-  if constexpr (K == Norm::L1 || K == Norm::Linf) {
+  if constexpr (K == Norm::L1 || K == Norm::Inf) {
     return lp.q == T(1) ? acc : dmath::pow(acc, lp.q);
   } else if constexpr (K == Norm::L2) {
     return lp.q == T(1) ? dmath::sqrt(acc) : lp.q == T(2) ? acc : dmath::pow(acc, lp.q / T(2));
@@ -210,7 +203,7 @@ __device__ __forceinline__ T lp_pow_q(T acc, const Lp<T>& lp) {
 // ||u||_p from the accumulator.
 template <Norm K, typename T>
 __device__ __forceinline__ T lp_norm(T acc, const Lp<T>& lp) {
-  if constexpr (K == Norm::L1 || K == Norm::Linf) {
+  if constexpr (K == Norm::L1 || K == Norm::Inf) {
     return acc;
   } else if constexpr (K == Norm::L2) {
     return dmath::sqrt(acc);
@@ -231,7 +224,7 @@ __device__ __forceinline__ T norm_from_distance(T dist, const Lp<T>& lp) {
 template <Norm K, typename T>
 __device__ __forceinline__ T grad_scale(T norm, const Lp<T>& lp) {
   if (!(norm > T(0))) return T(0);
-  if constexpr (K == Norm::L1 || K == Norm::Linf) {
+  if constexpr (K == Norm::L1 || K == Norm::Inf) {
     return lp.q == T(1) ? T(1) : lp.q * dmath::pow(norm, lp.q - T(1));
   } else if constexpr (K == Norm::L2) {
     return lp.q == T(2) ? T(2) : lp.q * dmath::pow(norm, lp.q - T(2));
@@ -243,12 +236,12 @@ __device__ __forceinline__ T grad_scale(T norm, const Lp<T>& lp) {
 // sign(u) |u|^(p-1), the per-coordinate factor of the gradient (finite p).
 template <Norm K, typename T>
 __device__ __forceinline__ T phi(T u, const Lp<T>& lp) {
-  static_assert(K != Norm::Linf, "p = inf has no per-coordinate gradient factor");
+  static_assert(K != Norm::Inf, "p = inf has no per-coordinate gradient factor");
   if constexpr (K == Norm::L1) {
     return sign(u);
   } else if constexpr (K == Norm::L2) {
     return u;
-  } else if constexpr (K == Norm::IntegerP) {
+  } else if constexpr (K == Norm::Integer) {
     const T a = dmath::abs(u);
     T r = u;
     for (int e = 2; e < lp.int_p; ++e) r *= a;

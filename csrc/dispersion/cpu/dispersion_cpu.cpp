@@ -17,6 +17,7 @@
 // stays exact (1e-50 is 0 in float32) and the ratio of two huge distances stays finite. For
 // float32 the backward's pair weights are formed in float64 too; when they leave the range in
 // which float32 products of them stay accurate, the gradient is computed in float64.
+#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
 
@@ -25,8 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include "../dispersion.h"
 #include "../../common/checks.h"
-#include "../../common/cpu_ops.h"
 #include "../../common/lp_grad.h"
 
 namespace omasgan {

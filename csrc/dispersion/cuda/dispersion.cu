@@ -89,7 +89,7 @@ __global__ void __launch_bounds__(kThreads)
   const double c = double(grad[0]) / (double(n) * double(n - 1));
   const double q = double(lp.q);
   // d ||u||^q / d ||u|| times the ||u||^(1-p) that phi's |u|^(p-1) leaves (grad_scale's convention)
-  const double scale_exp = K == Norm::Linf ? q - 1.0 : q - double(lp.p);
+  const double scale_exp = K == Norm::Inf ? q - 1.0 : q - double(lp.p);
 #pragma unroll
   for (int a = 0; a < TM; ++a) {
     const int64_t i = row0 + Tile<T>::ty() + 16 * a;

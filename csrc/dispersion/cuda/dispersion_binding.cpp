@@ -1,5 +1,5 @@
 // dispersion_cuda and its backward: checks, output allocation and the launches on the current stream.
-#include "../../common/cuda/entry_points.h"
+#include "../dispersion.h"
 #include "../../common/cuda/torch_glue.h"
 #include "dispersion.h"
 

@@ -3,6 +3,7 @@
 // pass that writes each output once. Means accumulate in float64: each fixed block of values is
 // summed in vector lanes, then added to a double; blocks are summed in order, so the result does
 // not depend on the thread count.
+#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/cpu/vec/vec.h>
 
@@ -12,8 +13,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "../f_divergence.h"
 #include "../../common/checks.h"
-#include "../../common/cpu_ops.h"
 
 namespace omasgan {
 namespace {
@@ -21,8 +22,7 @@ namespace {
 constexpr int64_t kBlock = 4096;  // values per float64 partial sum
 constexpr double kLog2 = 0.693147180559945309417232121458176568;
 
-enum Code { KL, REVERSE_KL, PEARSON, NEYMAN, SQUARED_HELLINGER, JENSEN_SHANNON, GAN, TOTAL_VARIATION };
-static_assert(TOTAL_VARIATION + 1 == kDivergenceCount);
+// Divergence codes (kKL ... kTotalVariation, kDivergenceCount): common/op_constants.h.
 
 template <typename Vec>
 Vec softplus(const Vec& v) {  // max(v, 0) + log1p(exp(-|v|)): no overflow for any v
@@ -37,28 +37,28 @@ Vec sigmoid(const Vec& v) {  // exp(-v) = inf gives 0, the right limit
 // The P side of the bound, g(v), and its derivative (METHOD.md section 1, omasgan/divergences.py).
 template <int C, typename Vec>
 Vec p_value(const Vec& v) {
-  if constexpr (C == KL || C == PEARSON) {
+  if constexpr (C == kKL || C == kPearson) {
     return v;
-  } else if constexpr (C == REVERSE_KL) {
+  } else if constexpr (C == kReverseKL) {
     return v.neg().exp().neg();
-  } else if constexpr (C == NEYMAN || C == SQUARED_HELLINGER) {
+  } else if constexpr (C == kNeyman || C == kSquaredHellinger) {
     return v.neg().expm1().neg();
-  } else if constexpr (C == JENSEN_SHANNON || C == GAN) {
-    return softplus(v.neg()).neg() + Vec(C == JENSEN_SHANNON ? kLog2 : 0.0);
-  } else {  // TOTAL_VARIATION
+  } else if constexpr (C == kJensenShannon || C == kGAN) {
+    return softplus(v.neg()).neg() + Vec(C == kJensenShannon ? kLog2 : 0.0);
+  } else {  // kTotalVariation
     return v.tanh() * Vec(0.5);
   }
 }
 
 template <int C, typename Vec>
 Vec p_slope(const Vec& v) {
-  if constexpr (C == KL || C == PEARSON) {
+  if constexpr (C == kKL || C == kPearson) {
     return Vec(1);
-  } else if constexpr (C == REVERSE_KL || C == NEYMAN || C == SQUARED_HELLINGER) {
+  } else if constexpr (C == kReverseKL || C == kNeyman || C == kSquaredHellinger) {
     return v.neg().exp();
-  } else if constexpr (C == JENSEN_SHANNON || C == GAN) {
+  } else if constexpr (C == kJensenShannon || C == kGAN) {
     return sigmoid(v.neg());
-  } else {  // TOTAL_VARIATION
+  } else {  // kTotalVariation
     const Vec t = v.tanh();
     return (Vec(1) - t * t) * Vec(0.5);
   }
@@ -67,38 +67,38 @@ Vec p_slope(const Vec& v) {
 // The Q side, f*(g(v)) in the stable closed forms, and its derivative in v.
 template <int C, typename Vec>
 Vec q_value(const Vec& v) {
-  if constexpr (C == KL) {
+  if constexpr (C == kKL) {
     return (v - Vec(1)).exp();
-  } else if constexpr (C == REVERSE_KL) {
+  } else if constexpr (C == kReverseKL) {
     return v - Vec(1);
-  } else if constexpr (C == PEARSON) {
+  } else if constexpr (C == kPearson) {
     return v * (v * Vec(0.25) + Vec(1));  // v^2/4 + v without the overflow of v * v
-  } else if constexpr (C == NEYMAN) {
+  } else if constexpr (C == kNeyman) {
     return (v * Vec(-0.5)).expm1() * Vec(-2);
-  } else if constexpr (C == SQUARED_HELLINGER) {
+  } else if constexpr (C == kSquaredHellinger) {
     return v.expm1();
-  } else if constexpr (C == JENSEN_SHANNON || C == GAN) {
-    return softplus(v) - Vec(C == JENSEN_SHANNON ? kLog2 : 0.0);
-  } else {  // TOTAL_VARIATION
+  } else if constexpr (C == kJensenShannon || C == kGAN) {
+    return softplus(v) - Vec(C == kJensenShannon ? kLog2 : 0.0);
+  } else {  // kTotalVariation
     return v.tanh() * Vec(0.5);
   }
 }
 
 template <int C, typename Vec>
 Vec q_slope(const Vec& v) {
-  if constexpr (C == KL) {
+  if constexpr (C == kKL) {
     return (v - Vec(1)).exp();
-  } else if constexpr (C == REVERSE_KL) {
+  } else if constexpr (C == kReverseKL) {
     return Vec(1);
-  } else if constexpr (C == PEARSON) {
+  } else if constexpr (C == kPearson) {
     return v * Vec(0.5) + Vec(1);
-  } else if constexpr (C == NEYMAN) {
+  } else if constexpr (C == kNeyman) {
     return (v * Vec(-0.5)).exp();
-  } else if constexpr (C == SQUARED_HELLINGER) {
+  } else if constexpr (C == kSquaredHellinger) {
     return v.exp();
-  } else if constexpr (C == JENSEN_SHANNON || C == GAN) {
+  } else if constexpr (C == kJensenShannon || C == kGAN) {
     return sigmoid(v);
-  } else {  // TOTAL_VARIATION
+  } else {  // kTotalVariation
     const Vec t = v.tanh();
     return (Vec(1) - t * t) * Vec(0.5);
   }
@@ -159,7 +159,7 @@ double log_mean_exp(const T* v, int64_t n, double scale) {
 // overflow on both sides.
 template <typename T>
 double resolve_infinite_difference(int64_t code, double value, const T* v_p, int64_t n_p, const T* v_q, int64_t n_q) {
-  if (code != NEYMAN || !std::isnan(value)) return value;
+  if (code != kNeyman || !std::isnan(value)) return value;
   const double a = log_mean_exp(v_p, n_p, -1.0), b = kLog2 + log_mean_exp(v_q, n_q, -0.5);
   const double inf = std::numeric_limits<double>::infinity();
   return b > a ? inf : b < a ? -inf : value;

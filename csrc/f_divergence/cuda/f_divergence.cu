@@ -13,8 +13,7 @@ namespace {
 
 constexpr int64_t kMaxBlocks = 1024;
 
-// Divergence codes, in the order of omasgan.divergences._TABLE.
-enum Code { kKL, kReverseKL, kPearson, kNeyman, kSquaredHellinger, kJensenShannon, kGAN, kTotalVariation };
+// Divergence codes (kKL ... kTotalVariation): ../../common/op_constants.h, included through lp.cuh.
 
 constexpr double kLog2 = 0.69314718055994530942;
 
@@ -128,7 +127,7 @@ __global__ void __launch_bounds__(kThreads) bound_backward_kernel(const T* grad,
 __device__ inline double block_max(double v) {
   __shared__ double warp_max[kThreads / 32];
   __shared__ double result;
-  v = warp_combine<Norm::Linf>(v);
+  v = warp_combine<Norm::Inf>(v);
   if (threadIdx.x % 32 == 0) warp_max[threadIdx.x / 32] = v;
   __syncthreads();
   if (threadIdx.x == 0) {

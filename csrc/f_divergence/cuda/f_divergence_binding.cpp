@@ -1,5 +1,5 @@
 // f_divergence_bound_cuda and its backward: checks, output allocation and the launch on the current stream.
-#include "../../common/cuda/entry_points.h"
+#include "../f_divergence.h"
 #include "../../common/cuda/torch_glue.h"
 #include "f_divergence.h"
 

@@ -13,6 +13,7 @@
 // (the op scales x and bank by a power of two otherwise); the recomputed value takes the safe
 // path of lp_distance.h when its power sum over- or underflows.
 // Other p: register-tiled power sums (lp_distance.h), minimised on the fly.
+#include <ATen/ATen.h>
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <ATen/ops/mkldnn_linear.h>
@@ -22,8 +23,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "../min_distance.h"
 #include "../../common/checks.h"
-#include "../../common/cpu_ops.h"
 #include "../../common/lp_distance.h"
 
 namespace omasgan {

@@ -157,9 +157,9 @@ __global__ void __launch_bounds__(kThreads)
   } else {  // the safe path, warp-cooperative: m = max |u_k|, then sum (|u_k| / m)^p
     double m = 0.0;
     for (int64_t k = lane; k < d; k += 32) m = ::fmax(m, ::fabs(double(xr[k]) - double(br[k])));
-    m = warp_combine<Norm::Linf>(m);
+    m = warp_combine<Norm::Inf>(m);
     double nrm = m;
-    if (K != Norm::Linf && m > 0.0 && m <= Limits<double>::kMax) {
+    if (K != Norm::Inf && m > 0.0 && m <= Limits<double>::kMax) {
       double t = 0.0;
       for (int64_t k = lane; k < d; k += 32) {
         const double r = ::fabs(double(xr[k]) - double(br[k])) / m;

@@ -1,7 +1,7 @@
 // min_distance_cuda: checks, output allocation and the launch on the current stream.
 #include <climits>
 
-#include "../../common/cuda/entry_points.h"
+#include "../min_distance.h"
 #include "../../common/cuda/torch_glue.h"
 #include "min_distance.h"
 

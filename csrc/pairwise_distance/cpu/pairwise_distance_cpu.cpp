@@ -2,13 +2,14 @@
 // (exact for every p, duplicates give exactly 0; a pair whose power sum over- or underflowed is
 // recomputed by lp::safe_norm, so every representable distance comes back right), and its backward as two weighted sums of
 // phi_p(x_i - y_j) (lp_grad.h): one over j for grad_x, one over i for grad_y.
+#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
 
 #include <algorithm>
 
+#include "../pairwise_distance.h"
 #include "../../common/checks.h"
-#include "../../common/cpu_ops.h"
 #include "../../common/lp_grad.h"
 
 namespace omasgan {

@@ -180,7 +180,7 @@ int64_t elementwise_blocks(int64_t count) { return std::min<int64_t>(ceil_div(co
 template <typename T, Norm K>
 cudaError_t launch_grad_from_weights(const T* w, const T* x, int64_t n, const T* y, int64_t m, int64_t d, Lp<T> lp,
                                      bool symmetric, T* grad_x, T* grad_y, cudaStream_t stream) {
-  if constexpr (K == Norm::Linf) {
+  if constexpr (K == Norm::Inf) {
     if (cudaError_t err = zero(grad_x, n * d, stream); err != cudaSuccess) return err;
     if (!symmetric) {
       if (cudaError_t err = zero(grad_y, m * d, stream); err != cudaSuccess) return err;

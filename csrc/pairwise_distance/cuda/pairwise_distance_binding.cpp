@@ -1,5 +1,5 @@
 // pairwise_distance_cuda and its backward: checks, output allocation and the launches on the current stream.
-#include "../../common/cuda/entry_points.h"
+#include "../pairwise_distance.h"
 #include "../../common/cuda/torch_glue.h"
 #include "pairwise_distance.h"
 

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import torch
 
-from omasgan import distributed, divergences
+from omasgan import divergences
 from omasgan.bank import draw_bank
 from omasgan.engine import Engine, Stage, frozen, seed_everything
 from omasgan.models.base import Detector, as_tensor
@@ -22,7 +22,7 @@ from omasgan.models.omasgan import diagnostics, losses
 from omasgan.models.omasgan.config import SCORE_TERMS, OMASGANConfig
 from omasgan.models.omasgan.networks import build_networks, copy_into, start_boundary
 from omasgan.models.omasgan.presets import PRESETS
-from omasgan.ops import f_divergence_score, min_distance
+from omasgan.ops import f_divergence_score, min_distance, sharded_min_distance
 
 def binomial_blur(images: torch.Tensor, passes: int) -> torch.Tensor:
     """[N, C, H, W] -> [N, C, H, W]: `passes` 3x3 binomial ([1, 2, 1] x [1, 2, 1] / 16) filters per
@@ -285,7 +285,7 @@ class OMASGAN(Detector):
             g = divergences.get(c.divergence).g
             fd = g(self.score_bank_values).mean() - g(v)
         if self.score_bank is not None:
-            nearest = nearest or (distributed.min_distance if self.score_bank_sharded else min_distance)
+            nearest = nearest or (sharded_min_distance if self.score_bank_sharded else min_distance)
             manifold = nearest(self.embed(x), self.score_bank, c.p, c.q)[0]
         else:
             manifold = torch.zeros_like(fd)

@@ -1,0 +1,69 @@
+"""The public nearest-sample ops, and the one place that chooses how a bank is searched.
+
+    min_distance(x, bank, p, q)                   bank a tensor on x's device -> omasgan.ops.min_distance
+                                                  (the in-memory op); any other bank -> omasgan.ops.streaming
+    sharded_min_distance(x, local_bank, p, q, group)
+                                                  several ranks -> omasgan.ops.sharded; else min_distance
+
+Layering (no import circles, tests/test_imports.py): min_distance <- streaming <- sharded <- nearest.
+The running (min, argmin) merge is `_common.merge_min` and the gradient through the selected bank
+rows `_common.selected_pair_grad`, for every path.
+"""
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+
+from omasgan.distributed import is_distributed
+from omasgan.ops.min_distance import _in_memory_min_distance
+from omasgan.ops.sharded import collective_min_distance
+from omasgan.ops.streaming import streamed_min_distance
+
+
+def min_distance(x: torch.Tensor, bank: torch.Tensor, p: float = 2.0, q: float = 1.0, *, backend: str = "auto"):
+    """Distance from each query to its nearest bank sample.
+
+    Args:
+        x: [N, ...] queries, flattened to [N, D].
+        bank: [Q, ...] samples, flattened to [Q, D]; Q >= 1.
+        p: norm order in [1, inf]; q: power > 0.
+        backend: "auto" | "torch" | "cpu" | "cuda" | "triton".
+    Returns:
+        values: [N] in x's dtype, min_j ||x_i - bank_j||_p^q, differentiable w.r.t. x and bank.
+        indices: [N] int64, the argmin (lowest index on ties).
+
+    Values are right wherever they are representable in the dtype, at any magnitude (e.g. rows
+    ~1e20 in float32, whose squared norms overflow); the search then runs on x and bank scaled by
+    one power of two (see omasgan.ops._common, "Numerics", for the one limit of that).
+
+    A bank that is not a tensor on x's device (a CPU tensor for CUDA queries, an np.ndarray or
+    np.memmap, a path to a .npy file, an iterable of chunks) is streamed: see omasgan.ops.streaming.
+    """
+    host_bank = isinstance(bank, torch.Tensor) and bank.device.type == "cpu"
+    if not isinstance(bank, torch.Tensor) or (host_bank and isinstance(x, torch.Tensor) and x.device.type != "cpu"):
+        return streamed_min_distance(x, bank, p, q, backend=backend)
+    return _in_memory_min_distance(x, bank, p, q, backend=backend)
+
+
+def sharded_min_distance(x: torch.Tensor, local_bank, p: float = 2.0, q: float = 1.0, group=None, *, backend: str = "auto"):
+    """Nearest-sample distance of each query over the union of all ranks' bank shards.
+
+    Args:
+        x: [N, ...] queries, identical on every rank.
+        local_bank: this rank's shard, [Q_r, ...] (may be empty on some ranks, not on all): a tensor,
+            an np.ndarray / np.memmap, a .npy path or an iterable of chunks, as for min_distance.
+        p, q: as in `min_distance`.
+        group: a torch.distributed process group; None for the default group.
+        backend: the kernel backend for the local search.
+    Returns:
+        values: [N] in x's dtype, the global minimum, on every rank.
+        indices: [N] int64 into the concatenation of the shards in group-rank order.
+
+    Without an initialised process group (or with one rank) this is `min_distance`. See
+    omasgan.ops.sharded for how the ranks combine their minima.
+    """
+    if group is not None and not (dist.is_available() and dist.is_initialized()):
+        raise ValueError("group was given but torch.distributed is not initialised")
+    if not is_distributed(group):
+        return min_distance(x, local_bank, p, q, backend=backend)
+    return collective_min_distance(x, local_bank, p, q, group, backend=backend)
