@@ -3,7 +3,7 @@ table: test AUROC per left-out class, mean over seeds with the spread (sample st
 ten-class mean across seeds.
 
     python benchmarks/mnist_loo_table.py runs/mnist-loo/*/results.json \
-        --keep benchmarks/results/mnist-loo-quick.json:ganomaly,anogan
+        --keep benchmarks/results/mnist-loo-quick.json:anogan
 
 `--keep FILE:MODELS` adds the rows of earlier runs of those models (test split, preset "quick").
 Rows are keyed by (dataset, split, model, preset, abnormal_class, seed); a later one replaces an
