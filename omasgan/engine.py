@@ -292,9 +292,9 @@ class Engine:
         if self.metrics_path is None or not self.metrics_path.is_file() or not distributed.is_main_process():
             return
         order = {st.name: i for i, st in enumerate(stages)}
-        kept = [line for line in self.metrics_path.read_text().splitlines() if line.strip()
-                and (order.get(json.loads(line).get("stage"), len(stages)), json.loads(line).get("epoch", 0))
-                <= (start_index, start_epoch)]
+        records = [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line.strip()]
+        kept = [json.dumps(r) for r in records
+                if (order.get(r.get("stage"), len(stages)), r.get("epoch", 0)) <= (start_index, start_epoch)]
         self.metrics_path.write_text("".join(line + "\n" for line in kept))
 
     def _batches_per_epoch(self, stage: Stage) -> int:

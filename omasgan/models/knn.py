@@ -14,7 +14,7 @@ import torch
 
 from omasgan.data import batches
 from omasgan.engine import Engine, seed_everything
-from omasgan.models.base import Detector, by_shape, check_number
+from omasgan.models.base import Detector, by_shape, check_choice, check_number
 from omasgan.models.dcgan import MLP_PRESETS, DCGANConfig, build_dcgan, train_dcgan
 from omasgan.ops import BACKENDS, min_distance
 
@@ -36,10 +36,8 @@ class NearestNeighbourConfig(DCGANConfig):
         super().__post_init__()
         check_number(self, "p", low=1)
         check_number(self, "q", low=0, low_open=True)
-        if self.space not in SPACES:
-            raise ValueError(f"space must be one of {', '.join(SPACES)}; got {self.space!r}")
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}")
+        check_choice(self, "space", SPACES)
+        check_choice(self, "backend", BACKENDS)
 
 
 class NearestNeighbour(Detector):

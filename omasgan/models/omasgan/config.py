@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from omasgan import divergences
-from omasgan.models.base import DetectorConfig, check_int, check_number
+from omasgan.models.base import DetectorConfig, check_choice, check_int, check_number
 from omasgan.models.omasgan import losses
 from omasgan.models.omasgan.networks import BOUNDARIES
 from omasgan.nets import ARCHITECTURES
@@ -90,16 +90,11 @@ class OMASGANConfig(DetectorConfig):
         for name in ("latent_dim", "width", "hidden", "bank_size", "score_bank_size"):
             check_int(self, name, low=1)
         check_int(self, "blur", low=0)
-        if self.stage1 not in losses.STAGE1_VARIANTS:
-            raise ValueError(f"stage1 must be one of {', '.join(losses.STAGE1_VARIANTS)}; got {self.stage1!r}")
-        if self.divergence not in divergences.NAMES:
-            raise ValueError(f"divergence must be one of {', '.join(divergences.NAMES)}; got {self.divergence!r}")
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {', '.join(ARCHITECTURES)}; got {self.architecture!r}")
-        for name, allowed in (("bank_source", BANK_SOURCES), ("score_bank_source", BANK_SOURCES), ("boundary", BOUNDARIES),
-                              ("space", SPACES), ("score_form", SCORE_FORMS), ("j_input", J_INPUTS)):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
+        for name, allowed in (("stage1", losses.STAGE1_VARIANTS), ("divergence", divergences.NAMES),
+                              ("architecture", ARCHITECTURES), ("bank_source", BANK_SOURCES),
+                              ("score_bank_source", BANK_SOURCES), ("boundary", BOUNDARIES), ("space", SPACES),
+                              ("score_form", SCORE_FORMS), ("j_input", J_INPUTS)):
+            check_choice(self, name, allowed)
         for name in ("gradient_penalty", "lambda_d", "mu", "lambda_j", "lambda_s", "kappa", "term_bound"):
             check_number(self, name, low=0)
         for name in ("alpha", "beta", "gamma"):
