@@ -2,7 +2,9 @@
 
 - `atomic_write` / `atomic_save`: a temp file in the target's folder, then a rename, so a kill never
   leaves half a file; `clean_temp_files` removes the temp files of writes that a kill interrupted.
-- `load_checked`: torch.load(weights_only=True) of a file this library wrote (no pickle runs).
+- `safe_load`: the package's one torch.load: weights-only (no pickle code runs), and its refusal
+  names the cause without torch's advice to retry with weights_only=False.
+- `load_checked`: `safe_load` of a file this library wrote, with its format checked.
 - `rng_state` / `set_rng_state`: what a checkpoint needs to resume with the same random numbers.
 - `RunFolder`: one training at a time per folder (a file lock), and no silent reuse of a folder
   that already holds a run (resume it or overwrite it, explicitly).
@@ -64,17 +66,45 @@ def atomic_save(payload: dict, path: str | Path) -> Path:
     return atomic_write(path, lambda f: torch.save(payload, f))
 
 
+class UnsafeLoadError(ValueError):
+    """torch.load(weights_only=True) refused a file: corrupt, truncated, not a torch file, or holding
+    objects outside the weights-only safe set (`unsafe`: which this library never unpickles)."""
+
+    def __init__(self, reason: str, unsafe: bool = False):
+        super().__init__(reason)
+        self.unsafe = unsafe
+
+
+def safe_load(path: str | Path) -> object:
+    """torch.load(path, weights_only=True) onto the CPU: the one torch.load of this package.
+
+    A refusal raises UnsafeLoadError whose message is one line naming the cause, without torch's
+    advice to retry with weights_only=False or to allowlist globals (either would run or trust the
+    file's code: this library never does)."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # torch's note on the pickle protocol of a foreign file
+            warnings.filterwarnings("ignore", message=r".*pickle protocol", category=UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many kinds for a truncated, foreign or unsafe file
+        text = str(err)
+        unsafe = "Weights only load failed" in text or "WeightsUnpickler" in text
+        raise UnsafeLoadError(load_failure_reason(err), unsafe) from None
+
+
 def load_checked(path: str | Path, expected_format: str) -> dict:
-    """torch.load(weights_only=True) of a file written by this library, else a CheckpointError."""
+    """`safe_load` of a file written by this library, else a CheckpointError."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        reason = load_failure_reason(err)
+        payload = safe_load(path)
+    except UnsafeLoadError as err:
+        if err.unsafe:
+            raise CheckpointError(f"{path} is refused: {err}") from None
         raise CheckpointError(
-            f"{path} is not a readable omasgan file (corrupt, truncated or not written by omasgan): {reason}"
+            f"{path} is not a readable omasgan file (corrupt, truncated or not written by omasgan): {err}"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != expected_format:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
@@ -82,14 +112,34 @@ def load_checked(path: str | Path, expected_format: str) -> dict:
     return payload
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+_OPERAND = re.compile(r"Unsupported operand \d+")
+# Sentences of torch's advice: retry unsafely, allowlist the file's globals, trust its source.
+_ADVICE = re.compile(r"weights_only|safe_globals|trust|arbitrary code|file an issue", re.IGNORECASE)
+_UNSAFE = "it holds pickled objects outside the weights-only safe set"
+_NEVER = "omasgan never runs code from a file"
+
+
 def load_failure_reason(err: Exception) -> str:
-    """The cause in torch.load's error, without its advice to retry with weights_only=False (which
-    would run arbitrary code from the file: this library never does)."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    for i, line in enumerate(lines[:-1]):
-        if "WeightsUnpickler error" in line:
-            return f"objects outside the weights-only safe set ({lines[i + 1]})"
-    return lines[0] if lines else type(err).__name__
+    """The cause in torch.load's error, on one line, without its advice to retry with
+    weights_only=False or to allowlist the file's globals (which would run arbitrary code from the
+    file: this library never does)."""
+    text = _ANSI.sub("", str(err))
+    if "Weights only load failed" in text or "WeightsUnpickler" in text:
+        found = _GLOBAL.search(text)
+        if found:
+            return f"{_UNSAFE} ({found.group(1)}); {_NEVER}"
+        found = _OPERAND.search(text)
+        if found:
+            return f"{_UNSAFE} ({found.group(0)}); {_NEVER}"
+        return f"{_UNSAFE}; {_NEVER}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    if _ADVICE.search(first):  # an unknown wording of the advice: keep none of it
+        kept = [part for part in re.split(r"(?<=[.!?])\s+", first) if not _ADVICE.search(part)]
+        first = " ".join(kept)
+    return first or type(err).__name__
 
 
 # ---------------------------------------------------------------------------------- run folders

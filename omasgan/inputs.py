@@ -109,13 +109,15 @@ def _read_array(path: Path) -> torch.Tensor:
             raise ValueError(f"{path} holds {array.dtype} values, not numbers")
         x = torch.from_numpy(np.ascontiguousarray(array))
     else:
-        from omasgan.checkpoint import load_failure_reason
+        from omasgan.checkpoint import UnsafeLoadError, safe_load
 
         try:
-            x = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # torch raises many kinds for a truncated or foreign file
+            x = safe_load(path)
+        except UnsafeLoadError as err:
+            if err.unsafe:
+                raise ValueError(f"{path} is refused: {err}") from None
             raise ValueError(f"{path} is not a readable tensor file (truncated, corrupt or not a saved tensor): "
-                             f"{load_failure_reason(err)}") from None
+                             f"{err}") from None
         if not isinstance(x, torch.Tensor):
             raise ValueError(f"{path} holds a {type(x).__name__}, not a tensor [N, ...]")
     if x.dim() < 2:
