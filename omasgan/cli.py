@@ -11,6 +11,9 @@
     omasgan export --model-path runs/m0/model.pt --out model.onnx
     torchrun --nproc-per-node K -m omasgan score ...   (sharded bank; see README "Scaling out")
 
+`--data-root` (MNIST, Fashion-MNIST, CIFAR-10 in torchvision's layout) defaults to $OMASGAN_DATA if
+set, else ~/.cache/omasgan/data; torchvision downloads missing files there when online.
+
 Commands live in `COMMANDS` (name -> (add_arguments, run, help)). Model settings, lowest priority
 first: the preset, `--config FILE` (YAML or JSON), `--set key=value` (repeatable), e.g.
 `--set lambda_d=2 --set epochs=[4,2,2,2]`. The parser imports nothing heavy: each command imports
@@ -33,6 +36,17 @@ PROTOCOLS = ("loo", "one_class")
 MODEL_NAMES = ("anogan", "ganomaly", "knn", "omasgan")
 # Every model has "quick" (the default, for a CPU) and "paper"; OMASGAN also has "quick-paper" and "large".
 PRESETS = ("quick", "quick-paper", "paper", "large")
+
+
+# --data-root's default: $OMASGAN_DATA if set, else a folder in the user's cache (torchvision
+# downloads the datasets there when online; offline, put the official files there in its layout).
+DATA_ENV = "OMASGAN_DATA"
+DEFAULT_DATA_ROOT = "~/.cache/omasgan/data"
+
+
+def default_data_root() -> str:
+    """$OMASGAN_DATA if set (and not empty), else ~/.cache/omasgan/data; `~` expanded."""
+    return os.path.expanduser(os.environ.get(DATA_ENV) or DEFAULT_DATA_ROOT)
 
 
 class CommandError(ValueError):
@@ -87,7 +101,10 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 
 def _add_data_args(p: argparse.ArgumentParser, classes_help: str, required: bool = True) -> None:
     p.add_argument("--dataset", required=required, default=None, choices=DATASETS)
-    p.add_argument("--data-root", default=None, help="torchvision data folder (MNIST, Fashion-MNIST, CIFAR-10)")
+    p.add_argument("--data-root", default=default_data_root(), metavar="DIR",
+                   help=f"data folder in torchvision's layout for MNIST, Fashion-MNIST and CIFAR-10 (e.g. "
+                        f"DIR/MNIST/raw/train-images-idx3-ubyte.gz; missing files are downloaded there when online). "
+                        f"Default: ${DATA_ENV} if set, else {DEFAULT_DATA_ROOT} (now: %(default)s)")
     p.add_argument("--abnormal-class", default=None, help=classes_help)
     p.add_argument("--protocol", default="loo", choices=PROTOCOLS)
     p.add_argument("--no-download", action="store_true", help="never try to download missing data")

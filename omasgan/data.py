@@ -1,4 +1,4 @@
-"""Datasets and anomaly-detection splits (METHOD.md section 4).
+"""Datasets and anomaly-detection splits (docs/method.md in the repository, section 4).
 
 Every loader returns float32 tensors: images `[N, C, 32, 32]` in [-1, 1] (MNIST and Fashion-MNIST
 28x28 are padded with background -1 to 32x32), the 8x8 scikit-learn digits as `[N, 1, 8, 8]` in
@@ -163,7 +163,7 @@ def _torchvision(dataset: str, root: str | Path, train: bool, download: bool):
         raise DatasetNotFoundError(
             f"could not load {dataset} ({'train' if train else 'test'} split) from {where} (torchvision said: {err}). "
             f"Put the official files there in torchvision's layout (data root {root} must contain "
-            f"{_TORCHVISION_FOLDER[dataset]}/), pass --data-root pointing at such a folder, or run "
+            f"{_TORCHVISION_FOLDER[dataset]}/), pass --data-root (or set OMASGAN_DATA) pointing at such a folder, or run "
             "online so that torchvision can download them."
         ) from None
 
@@ -269,7 +269,7 @@ def make_split(
     download: bool = True,
     dev: bool = False,
 ) -> ADSplit:
-    """The anomaly-detection split of METHOD.md section 4.
+    """The anomaly-detection split of docs/method.md (in the repository), section 4.
 
     For "loo", `target_class` is the left-out (anomalous) class; for "one_class" it is the single
     normal class. The synthetic set ignores both: its normal data are the ring's modes and its

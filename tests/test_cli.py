@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -244,3 +245,15 @@ def test_the_parser_imports_neither_torch_nor_sklearn():
     code = "import sys, omasgan.cli; omasgan.cli.build_parser(); print(sorted({'torch', 'sklearn'} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_data_root_defaults_to_omasgan_data_else_the_user_cache(monkeypatch, capsys):
+    monkeypatch.setenv("OMASGAN_DATA", "/somewhere/data")
+    assert cli.build_parser().parse_args(["loo", "--dataset", "mnist", "--out", "x"]).data_root == "/somewhere/data"
+    monkeypatch.delenv("OMASGAN_DATA")
+    args = cli.build_parser().parse_args(["train", "--dataset", "mnist", "--out", "x"])
+    assert args.data_root == str(Path("~/.cache/omasgan/data").expanduser())
+    with pytest.raises(SystemExit):
+        cli.main(["score", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "$OMASGAN_DATA" in help_text and "~/.cache/omasgan/data" in help_text
