@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -7,6 +8,11 @@ from hypothesis import HealthCheck, settings
 from omasgan.ops import available_backends
 
 BACKENDS = available_backends("cpu")
+
+# The real datasets (MNIST, ...) in torchvision's layout, for the tests that read them: $OMASGAN_DATA,
+# else the data folder that CI lays beside the checkout (../shared/data). Tests that need a dataset
+# missing from it skip; the package itself never looks there.
+DATA_ROOT = Path(os.environ.get("OMASGAN_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 # The fixtures here are stateless (a backend name, a seed), so sharing them across examples is safe.
 # `make test` draws the same examples every run (derandomize): a build is red because of a change,

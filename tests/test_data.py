@@ -9,9 +9,9 @@ import torch
 import torchvision
 
 from omasgan import data
+from tests.conftest import DATA_ROOT
 
-# CI lays shared/ beside the checkout
-MNIST_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
+MNIST_ROOT = DATA_ROOT  # $OMASGAN_DATA, else ../shared/data beside the checkout (tests/conftest.py)
 
 
 def _md5(path: Path) -> str:
