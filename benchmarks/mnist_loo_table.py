@@ -39,7 +39,7 @@ def table(rows: list[dict]) -> str:
         if r["dataset"] == "mnist" and r.get("split", "test") == "test":
             runs[(r["model"], r.get("preset", "quick"))][r["abnormal_class"]][r["seed"]] = r["auroc"]
     columns = sorted(runs, key=lambda k: (k[0] != "omasgan", k))
-    head = "| left-out class | " + " | ".join(f"{m} ({p})" for m, p in columns) + " | anchor (METHOD.md) |"
+    head = "| left-out class | " + " | ".join(f"{m} ({p})" for m, p in columns) + " | anchor (docs/method.md) |"
     lines = [head, "|---" * (len(columns) + 2) + "|"]
     for c in range(10):
         cells = [f"{statistics.mean(runs[k][c].values()):.3f}" if runs[k][c] else "–" for k in columns]
