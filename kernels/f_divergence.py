@@ -1,8 +1,8 @@
 """Triton f_divergence_bound: mean g(v_p) - mean f*(g(v_q)), and its backward.
 
 One launch covers both inputs: the first programs take BLOCK-sized pieces of v_p, the others of
-v_q. Each evaluates its terms in the stable forms of METHOD.md section 1 (the divergence `code` is
-a tl.constexpr, so each program is straight-line code). Forward: each program writes its block's
+v_q. Each evaluates its terms in the stable forms of docs/method.md section 1 (the divergence `code`
+is a tl.constexpr, so each program is straight-line code). Forward: each program writes its block's
 sum (a tree reduction in registers) to a partial, and torch adds the few partials in float64.
 Backward: each program writes its block of both gradients, scaled by the upstream gradient.
 Saturating branches (exp of a large value, softplus, tanh) are written so that |v| up to 1e4 in

@@ -53,7 +53,8 @@ def auroc_grid(rows: Iterable[dict], models: Sequence[str], classes: Sequence[in
 def comparison_table(rows: list[dict], models: Sequence[str], classes: Sequence[int], protocol: str = "loo") -> str:
     """Markdown: AUROC per left-out class (rows) and model (columns), last row the mean over classes.
 
-    For MNIST leave-one-out a last column gives the pixel nearest-neighbour anchor of METHOD.md.
+    For MNIST leave-one-out a last column gives the pixel nearest-neighbour anchor (docs/method.md
+    in the repository, section 4).
     """
     grid = auroc_grid(rows, models, classes)
     anchor = protocol == "loo" and bool(rows) and all(r["dataset"] == "mnist" for r in rows)

@@ -1,4 +1,4 @@
-"""The eight f-divergences of the variational (f-GAN) bound, METHOD.md section 1.
+"""The eight f-divergences of the variational (f-GAN) bound (docs/method.md in the repository, section 1).
 
 A critic returns a raw value v. Each divergence has an output activation g(v) and the conjugate
 f*(t) evaluated at t = g(v). f*(g(v)) is always computed in its stable closed form, never by

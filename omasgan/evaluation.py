@@ -1,7 +1,7 @@
-"""The evaluation protocol of METHOD.md section 4: leave-one-out (or one-class) runs, metrics from
-scikit-learn, and the files a run leaves behind.
+"""The evaluation protocol (docs/method.md in the repository, section 4): leave-one-out (or
+one-class) runs, metrics from scikit-learn, and the files a run leaves behind.
 
-    run_loo("mnist", [0, 1], model="omasgan", preset="quick", out="runs/x", root="../shared/data")
+    run_loo("mnist", [0, 1], model="omasgan", preset="quick", out="runs/x", root="data")  # your data folder
 
 writes, in `out`:
     results.json   list of {"dataset", "model", "abnormal_class", "seed", "auroc", "auprc",
@@ -26,7 +26,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from omasgan import data, distributed, plots
 from omasgan.checkpoint import atomic_write
 
-# Pixel-space nearest neighbour (p = 2) on MNIST LOO, METHOD.md section 4.
+# Pixel-space nearest neighbour (p = 2) on MNIST LOO (docs/method.md in the repository, section 4).
 MNIST_LOO_KNN_ANCHOR = (0.981, 0.433, 0.974, 0.943, 0.841, 0.949, 0.947, 0.782, 0.954, 0.731)
 RESULT_KEYS = ("dataset", "split", "model", "preset", "abnormal_class", "seed", "auroc", "auprc", "train_seconds")
 
