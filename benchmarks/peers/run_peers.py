@@ -65,11 +65,10 @@ log = logging.getLogger("peers")
 
 
 def default_data_root() -> Path:
-    """The MNIST folder the tests use (shared/ beside the checkout), else ./data."""
-    for candidate in (ROOT.parent / "shared" / "data", ROOT / "data"):
-        if (candidate / "MNIST" / "raw").is_dir():
-            return candidate
-    return ROOT.parent / "shared" / "data"
+    """omasgan's default data folder: $OMASGAN_DATA if set, else ~/.cache/omasgan/data."""
+    from omasgan.cli import default_data_root as omasgan_default
+
+    return Path(omasgan_default())
 
 
 # ---------------------------------------------------------------------------------------- budgets
@@ -339,7 +338,8 @@ def main(argv=None) -> int:
                     help="'default', 'all', or a comma list of models (e.g. pyod-knn) or model:preset ids")
     ap.add_argument("--classes", default="all", help="'all' or a comma list of left-out digits, e.g. 0,3")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--data-root", default=None, help="torchvision-layout data folder (default: ../shared/data)")
+    ap.add_argument("--data-root", default=None,
+                    help="torchvision-layout data folder (default: $OMASGAN_DATA if set, else ~/.cache/omasgan/data)")
     ap.add_argument("--results", default=str(DEFAULT_RESULTS), help="JSON list the rows are merged into")
     ap.add_argument("--no-write", action="store_true", help="measure and log only (smoke tests)")
     ap.add_argument("--dev", action="store_true",
