@@ -1,35 +1,56 @@
 """Builds `omasgan._C` from csrc/: the CPU sources always, the CUDA sources when a CUDA toolkit and a
 CUDA build of torch are there (a GPU is not needed to compile; the half costs about 90 s of CPU time).
 
+That needs torch importable while building (`pip install --no-build-isolation`, as `make install`
+does). With pip's defaults (build isolation: no torch) nothing is compiled here; every wheel and
+install carries csrc/ as omasgan/csrc, and omasgan._ext compiles it on first use. Flags and source
+lists: omasgan/_build.py, shared by both.
+
 Environment:
   CUDA_HOME           the toolkit root; default /usr/local/cuda when it exists, else torch's guess
   FORCE_CUDA=1        build the CUDA half, and fail loudly if the toolkit or a CUDA torch is missing
   OMASGAN_NO_CUDA=1   skip the CUDA half even where nvcc exists
   OMASGAN_NO_EXT=1    build no extension at all (the torch backend still works)
 """
-import glob
+import importlib.util
 import os
-import platform
 import re
-import sys
+import shutil
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
-# torch adds its own -std. On x86-64 the CPU kernels use ATen's AVX2 vector types
-# (at::vec::Vectorized, with Sleef from libtorch), which need the CPU_CAPABILITY macros as well as
-# the instruction set; omasgan._ext declines them on a CPU without AVX2. Elsewhere (ARM) they use
-# ATen's portable vectors. at::parallel_for is OpenMP in the headers of Linux builds of torch.
-X86_64 = platform.machine().lower() in ("x86_64", "amd64")
-CXX_FLAGS = (
-    ["-g0", "-O3"]
-    + ([] if sys.platform == "darwin" else ["-fopenmp"])
-    + (["-mavx2", "-mfma", "-DCPU_CAPABILITY=AVX2", "-DCPU_CAPABILITY_AVX2"] if X86_64 else [])
-)
-# No --use_fast_math: the kernels are checked against a float64 oracle and their own results are exact
-# where the method needs them to be (a duplicate at distance 0, stable f-divergence forms).
-NVCC_FLAGS = ["-O3", "-lineinfo", "-Xcompiler", "-g0"]
-# OpenMP at link time too, and for the same platforms: Apple's clang has no -fopenmp.
-LINK_FLAGS = [] if sys.platform == "darwin" else ["-fopenmp"]
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _load_build():
+    """omasgan/_build.py (flags and sources, shared with the first-use compile in omasgan._ext), by
+    its path: importing the package here would need torch and the other dependencies."""
+    spec = importlib.util.spec_from_file_location("_omasgan_build", os.path.join(HERE, "omasgan", "_build.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build = _load_build()
+CXX_FLAGS, NVCC_FLAGS, LINK_FLAGS = build.CXX_FLAGS, build.NVCC_FLAGS, build.LINK_FLAGS
+
+
+class BuildPyWithSources(build_py):
+    """Also copies csrc/ (the sources' one home in the repository) to omasgan/csrc in the build, so
+    every wheel and install carries them: omasgan._ext compiles them on first use where the install
+    could not (no torch in pip's isolated build environment). An editable install reads csrc/ itself."""
+
+    def run(self):
+        super().run()
+        if getattr(self, "editable_mode", False):
+            return
+        source = os.path.join(HERE, "csrc")
+        if not os.path.isdir(source):
+            raise SystemExit("setup.py: csrc/ is missing (an sdist must include it: MANIFEST.in)")
+        target = os.path.join(self.build_lib, "omasgan", "csrc")
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.o", "*.so", "__pycache__"))
 
 
 def _version():
@@ -42,45 +63,23 @@ def _version():
     return match.group(1)
 
 
-def _default_cuda_home():
-    """Point torch at the toolkit root when CUDA_HOME is unset and /usr/local/cuda exists.
-
-    Otherwise torch takes the parent of the first nvcc on PATH, which for a wrapper script such as
-    /usr/local/bin/nvcc is /usr/local, where the CUDA headers are not.
-    """
-    if not (os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH")) and os.path.exists("/usr/local/cuda/bin/nvcc"):
-        os.environ["CUDA_HOME"] = "/usr/local/cuda"
-
-
-def _want_cuda(torch, cuda_home):
-    """Whether to compile the CUDA half: FORCE_CUDA=1 demands it, otherwise it needs a usable toolkit."""
-    headers = cuda_home is not None and os.path.exists(os.path.join(cuda_home, "include", "cuda_runtime_api.h"))
-    if os.environ.get("FORCE_CUDA") == "1":
-        if not headers or torch.version.cuda is None:
-            raise SystemExit(
-                f"FORCE_CUDA=1 needs a CUDA build of torch (torch.version.cuda={torch.version.cuda}) and the "
-                f"CUDA toolkit headers under CUDA_HOME (found CUDA_HOME={cuda_home!r}); set CUDA_HOME"
-            )
-        return True
-    return os.environ.get("OMASGAN_NO_CUDA") != "1" and headers and torch.version.cuda is not None
-
-
 def _extensions():
     if os.environ.get("OMASGAN_NO_EXT") == "1":
         return [], {}
-    _default_cuda_home()
+    build.default_cuda_home()
     try:
         import torch
         from torch.utils import cpp_extension
     except ImportError:
-        print("omasgan: torch is not installed, building no extension (torch backend only)")
+        # pip's default build isolation: torch is not here. The wheel ships csrc/ instead and
+        # omasgan._ext compiles it on first use (cached per torch, Python and CPU).
+        print("omasgan: torch is not importable at build time: no extension now; it compiles on first use")
         return [], {}
 
-    sources = sorted(glob.glob("csrc/**/cpu/*.cpp", recursive=True)) + ["csrc/ext.cpp"]
-    cuda_sources = sorted(glob.glob("csrc/**/cuda/*.cu", recursive=True))
-    cuda_sources += sorted(glob.glob("csrc/**/cuda/*.cpp", recursive=True))
+    sources = build.cpu_sources("csrc")
+    cuda_sources = build.cuda_sources("csrc")
     define_macros = []
-    if cuda_sources and _want_cuda(torch, cpp_extension.CUDA_HOME):
+    if cuda_sources and build.want_cuda(torch, cpp_extension.CUDA_HOME):
         # Without a visible GPU torch would compile for every architecture it knows: pin Hopper.
         if not torch.cuda.is_available():
             os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "9.0")
@@ -103,6 +102,7 @@ def _extensions():
 
 
 ext_modules, cmdclass = _extensions()
+cmdclass["build_py"] = BuildPyWithSources
 
 setup(
     name="omasgan",
@@ -111,7 +111,8 @@ setup(
     packages=find_packages(include=["omasgan", "omasgan.*"]) + ["omasgan.kernels"],
     package_dir={"omasgan.kernels": "kernels"},
     python_requires=">=3.10",
-    install_requires=["torch>=2.4", "torchvision", "numpy", "scikit-learn", "tqdm", "matplotlib"],
+    # ninja and filelock: omasgan._ext compiles the kernels on first use where the install did not.
+    install_requires=["torch>=2.4", "torchvision", "numpy", "scikit-learn", "tqdm", "matplotlib", "ninja", "filelock"],
     extras_require={
         "test": ["pytest", "pytest-benchmark", "hypothesis"],
         "bench": ["pytest-benchmark", "faiss-cpu", "pykeops"],

@@ -112,8 +112,10 @@ def test_forward_backward(measure, rng, impl):
 _PEAK_SCRIPT = textwrap.dedent(
     """
     import sys, torch
-    from omasgan import _C
+    from omasgan._ext import load
     from omasgan.ops import min_distance
+
+    _C = load()  # installed, or the first-use build (omasgan/_ext.py)
 
     def status_kib(field):
         with open("/proc/self/status") as f:
