@@ -1,4 +1,4 @@
-"""The `omasgan` command line: train, score, loo, compare, demo, settings, export.
+"""The `omasgan` command line: train, score, loo, compare, demo, settings, export, doctor.
 
     omasgan train --dataset mnist --data-root DIR --abnormal-class 0 --preset quick --out runs/m0
     omasgan train --input my_images/ --model omasgan --out runs/mine        (your own normal data)
@@ -9,6 +9,7 @@
     omasgan demo  [--out demo]
     omasgan settings [--model omasgan] [--preset quick]
     omasgan export --model-path runs/m0/model.pt --out model.onnx
+    omasgan doctor                            (versions, backends, CPU features; builds the kernels if needed)
     torchrun --nproc-per-node K -m omasgan score ...   (sharded bank; see README "Scaling out")
 
 `--data-root` (MNIST, Fashion-MNIST, CIFAR-10 in torchvision's layout) defaults to $OMASGAN_DATA if
@@ -388,6 +389,18 @@ def run_export(args) -> int:
     return 0
 
 
+def add_doctor(p):
+    pass
+
+
+def run_doctor(args) -> int:
+    from omasgan.doctor import report
+
+    text, kernels_usable = report()
+    print(text)
+    return 0 if kernels_usable else 1
+
+
 COMMANDS: dict[str, tuple[Callable, Callable, str]] = {  # name -> (add_arguments, run, help)
     "train": (add_train, run_train, "train one model on a built-in split or your own data; save model.pt"),
     "score": (add_score, run_score, "score images, an array, a CSV or a test split with a saved model"),
@@ -396,6 +409,8 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {  # name -> (add_argument
     "compare": (add_compare, run_compare, "several models on the same LOO splits: one AUROC table and one bar plot"),
     "settings": (add_settings, run_settings, "list the models, their presets and every setting with its default"),
     "export": (add_export, run_export, "export a saved model's decision_function to ONNX"),
+    "doctor": (add_doctor, run_doctor, "build the kernels if needed; print versions, backends, CPU features and "
+               "where omasgan._C came from (exit 1 without the CPU kernels)"),
 }
 
 
