@@ -236,12 +236,23 @@ def load():
         return None
 
 
+def _load_once() -> bool:
+    """load() for `has`: whether omasgan._C is there. Marked as torch.compiler.assume_constant_result
+    does (set here without importing torch._dynamo at import): when the first use of an op is inside
+    torch.compile(fullgraph=True), Dynamo runs it eagerly while tracing instead of failing on its lock."""
+    return load() is not None
+
+
+_load_once._dynamo_marked_constant = True  # type: ignore[attr-defined]
+
+
 # ------------------------------------------------------------------------------------ queries
 def has(symbol: str) -> bool:
     if symbol.endswith("_cpu") and not CPU_KERNELS_USABLE:
         return False
-    module = _C if _loaded else load()
-    return module is not None and hasattr(module, symbol)
+    if not _loaded:
+        _load_once()
+    return _C is not None and hasattr(_C, symbol)
 
 
 def why_missing(symbol: str) -> str:

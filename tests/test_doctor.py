@@ -71,3 +71,20 @@ def test_the_cache_key_names_torch_python_and_the_cpu():
     import torch
 
     assert torch.__version__.replace("+", "_") in key and torch.backends.cpu.get_cpu_capability().replace(" ", "_") in key
+
+
+def test_first_use_inside_torch_compile_fullgraph_loads_the_extension():
+    """The extension loads on first use; where that first use is traced by Dynamo (fullgraph), the
+    load runs eagerly during tracing instead of breaking the graph."""
+    code = textwrap.dedent("""
+        import torch
+        from omasgan import _ext, ops
+        assert not _ext._loaded
+        x, bank = torch.randn(6, 5), torch.randn(40, 5)
+        f = torch.compile(lambda x, b: ops.min_distance(x, b)[0], fullgraph=True, backend="eager")
+        torch.testing.assert_close(f(x, bank), torch.cdist(x, bank).min(1).values)
+        print(_ext._loaded, _ext._C is not None)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-2:] == ["True", str(_ext._C is not None)]
