@@ -27,7 +27,11 @@ class OMASGANConfig(DetectorConfig):
     Stage 2: lambda_d (lambda), mu, p, q (the l_p^q of d and s), bank_size (Q), bank_source
         ("generator": Q samples of G; "data": Q normal training samples), boundary ("generator":
         B is a copy of G trained whole, METHOD.md; "latent": B(z) = G(z + T(z)) with G frozen and
-        only the latent shift T trained, so B's samples stay G-like images).
+        only the latent shift T trained, so B's samples stay G-like images). shell: 0 = METHOD.md's
+        d, the mean nearest distance, which pulls B onto the bank; s > 1 holds B in a shell
+        rho <= r <= s rho around the bank instead, rho being the distance that 99% of normal
+        training samples (outside the bank) lie within, so B sits just outside the support whatever
+        the data's scale, and the spread term is measured in units of rho.
     space: where d, s and the manifold term measure distances. "pixel" (METHOD.md): the flattened
         samples. "unit": each sample minus the training data's minimum (an image's background),
         scaled to unit l2 norm, so distances compare shapes, not the amount of ink (on pixels, a
@@ -66,6 +70,7 @@ class OMASGANConfig(DetectorConfig):
     bank_size: int = 20000
     bank_source: str = "generator"
     boundary: str = "generator"
+    shell: float = 0.0
     alpha: float = 0.5
     beta: float = 0.6
     gamma: float = 0.5
@@ -95,6 +100,8 @@ class OMASGANConfig(DetectorConfig):
                               ("score_bank_source", BANK_SOURCES), ("boundary", BOUNDARIES), ("space", SPACES),
                               ("score_form", SCORE_FORMS), ("j_input", J_INPUTS)):
             check_choice(self, name, allowed)
+        if self.shell != 0:
+            check_number(self, "shell", low=1, low_open=True)
         for name in ("gradient_penalty", "lambda_d", "mu", "lambda_j", "lambda_s", "kappa", "term_bound"):
             check_number(self, name, low=0)
         for name in ("alpha", "beta", "gamma"):

@@ -4,6 +4,8 @@
                                      recall per class when labels are given
     boundary_report(model, data)     stage 2: B's spread and its distance to the data, beside G's
     stage_report(model, data)        both, as one JSON-ready dict (written to a run's stages.json)
+    mode_report(samples, centres, std)  for data drawn from known Gaussian modes (the 2-D ring):
+                                     where samples lie in units of the modes' std
     stage_figure(model, path, ...)   the figure each stage leaves in the run folder
 
 Distances are measured in the model's own space (`OMASGAN.embed`), so "near" means what the
@@ -87,6 +89,24 @@ def stage_report(model, data: torch.Tensor, labels: torch.Tensor | None = None, 
     samples = model.embed(model.sample("G", len(pick), gen))
     return {"stage1": coverage(samples, reference, None if labels is None else labels[pick].to(model.torch_device)),
             "stage2": boundary_report(model, data, max_points, seed)}
+
+
+def mode_report(samples: torch.Tensor, centres: torch.Tensor, std: float, band=(2.0, 5.0), sectors: int = 12) -> dict:
+    """Where 2-D `samples` [N, 2] lie relative to isotropic Gaussian modes `centres` [M, 2] of
+    standard deviation `std`: the share within 2 std of the nearest mode (G should be there), the
+    share in the `band` of std around it (B should be there: just outside the support), the share
+    beyond 10 std, the median distance in std, and `surround`: over the modes, the least share of
+    `sectors` equal angular sectors around a mode that hold a sample in the band (1 = B surrounds
+    every mode)."""
+    d = torch.cdist(samples.float(), centres.float())
+    nearest, which = d.min(dim=1)
+    r = nearest / std
+    offset = samples.float() - centres.float()[which]
+    sector = ((torch.atan2(offset[:, 1], offset[:, 0]) + torch.pi) / (2 * torch.pi) * sectors).long().clamp(max=sectors - 1)
+    in_band = (r >= band[0]) & (r <= band[1])
+    held = [len(set(sector[in_band & (which == k)].tolist())) / sectors for k in range(len(centres))]
+    return {"within_2_std": (r <= 2).float().mean().item(), "in_band": in_band.float().mean().item(),
+            "beyond_10_std": (r > 10).float().mean().item(), "median_std": r.median().item(), "surround": min(held)}
 
 
 def stage_figure(model, path: Path, train: torch.Tensor, generators: tuple[str, ...], contour: bool = False) -> None:

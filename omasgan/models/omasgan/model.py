@@ -24,6 +24,8 @@ from omasgan.models.omasgan.networks import build_networks, copy_into, start_bou
 from omasgan.models.omasgan.presets import PRESETS
 from omasgan.ops import f_divergence_score, min_distance, sharded_min_distance
 
+SHELL_PROBES, SHELL_QUANTILE = 2000, 0.99  # normal samples measured against the bank, and the share inside the shell
+
 def binomial_blur(images: torch.Tensor, passes: int) -> torch.Tensor:
     """[N, C, H, W] -> [N, C, H, W]: `passes` 3x3 binomial ([1, 2, 1] x [1, 2, 1] / 16) filters per
     channel, zero padding (differentiable)."""
@@ -51,7 +53,7 @@ class OMASGAN(Detector):
     @classmethod
     def preset_settings(cls, preset: str, input_shape) -> dict:
         settings = super().preset_settings(preset, input_shape)
-        if math.prod(input_shape) <= 2:
+        if math.prod(input_shape) <= 2 and not settings.get("shell"):
             # s compares latent distances (~sqrt(2 latent_dim)) with data distances; 2-D data span
             # ~1, so mu = 1 lets s outweigh d and B scatters far from the modes.
             settings["mu"] = 0.1
@@ -140,11 +142,20 @@ class OMASGAN(Detector):
         def setup():
             start_boundary(n["B"], n["G"])
             n["G"].eval()
+            order = torch.randperm(len(train))
             if c.bank_source == "generator":
                 bank = self.sample("G", c.bank_size)
+                held = order[:SHELL_PROBES]
             else:
-                bank = train[torch.randperm(len(train))[: c.bank_size]].to(self.torch_device)
+                size = min(c.bank_size, len(train) // 2) if c.shell > 0 else c.bank_size  # leave data to probe
+                bank = train[order[:size]].to(self.torch_device)
+                held = order[size:][:SHELL_PROBES]  # data outside the bank: no sample is its own neighbour
             stage_data["bank"] = self.embed(bank).contiguous()
+            if c.shell > 0:
+                # The shell's inner radius: how far normal data themselves lie from the bank.
+                reach = min_distance(self.embed(train[held].to(self.torch_device)), stage_data["bank"], c.p, c.q)[0]
+                lo = float(reach.quantile(SHELL_QUANTILE).clamp_min(1e-12))
+                stage_data["band"] = (lo, c.shell * lo)
 
         def step(x):
             z = self.latent(len(x))
@@ -160,6 +171,7 @@ class OMASGAN(Detector):
             loss_b, parts = losses.boundary_loss(
                 v_real, v_boundary, z, boundary, stage_data["bank"], lambda_d=c.lambda_d, mu=c.mu, p=c.p, q=c.q,
                 variant=c.stage1, divergence=c.divergence, temperature=c.temperature, embed=self.embed,
+                band=stage_data.get("band"),
             )
             loss_b.backward()
             opt["B"].step()

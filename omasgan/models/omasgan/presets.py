@@ -16,9 +16,10 @@ _PAPER_FORM = dict(score_form="paper")
 # unit space (0.947; pixel space 0.848). J and fD are still trained and reported by score_terms.
 _LIBRARY_FORM_IMAGES = dict(space="unit", blur=1, boundary="latent", j_input="embedded", kappa=1.0,
                             score_bank_source="data", term_bound=3.0, lambda_j=0.0, lambda_s=0.0)
-# Vectors (the 2-D set): J and fD do rank anomalies there (0.97 / 0.89), so they stay at weight 1,
-# bounded, beside the manifold term over the normal data, which makes far points score high.
-_LIBRARY_FORM_VECTORS = dict(kappa=1.0, score_bank_source="data", term_bound=3.0)
+# Vectors (the 2-D set): J and fD rank anomalies there, so they stay at weight 1, bounded, beside
+# the manifold term over the normal data, which makes far points score high. Stage 1 trains with
+# the Jensen-Shannon divergence (G's samples near the modes; experiment log, "issue 17").
+_LIBRARY_FORM_VECTORS = dict(kappa=1.0, score_bank_source="data", term_bound=3.0, divergence="jensen_shannon")
 
 _BUDGETS_IMAGES = {
     # MLP nets: on 2 CPU cores the small DCGAN collapsed within the quick budget, the MLP did not.
@@ -29,7 +30,7 @@ _BUDGETS_IMAGES = {
                   score_bank_size=10000, lr=2e-4),
 }
 _BUDGETS_VECTORS = {
-    "quick": dict(hidden=128, latent_dim=8, batch_size=128, epochs=(60, 20, 20, 20), bank_size=2000,
+    "quick": dict(hidden=128, latent_dim=8, batch_size=128, epochs=(200, 20, 20, 20), bank_size=2000,
                   score_bank_size=2000, lr=1e-3),
     "paper": dict(hidden=256, latent_dim=16, batch_size=128, epochs=(200, 60, 60, 60), bank_size=20000,
                   score_bank_size=10000, lr=1e-3),
