@@ -196,6 +196,9 @@ def load_digits(train: bool, test_fraction: float = 0.3, seed: int = 0):
     return images, torch.as_tensor(bunch.target[idx], dtype=torch.long)
 
 
+SYNTHETIC_STD = 0.06  # the synthetic set's std per mode
+
+
 def synthetic_modes(n_modes: int = 6, radius: float = 1.0) -> torch.Tensor:
     """Centres [n_modes, 2] of the synthetic set: evenly spaced on a circle of `radius`."""
     angle = torch.arange(n_modes, dtype=torch.float32) * (2 * math.pi / n_modes)
@@ -203,7 +206,7 @@ def synthetic_modes(n_modes: int = 6, radius: float = 1.0) -> torch.Tensor:
 
 
 def make_synthetic(
-    n_normal: int, n_anomalies: int = 0, *, n_modes: int = 6, std: float = 0.06, seed: int = 0
+    n_normal: int, n_anomalies: int = 0, *, n_modes: int = 6, std: float = SYNTHETIC_STD, seed: int = 0
 ):
     """Disconnected Gaussian modes on a ring, plus off-support anomalies.
 
