@@ -4,6 +4,7 @@
                                                   (the in-memory op); any other bank -> omasgan.ops.streaming
     sharded_min_distance(x, local_bank, p, q, group)
                                                   several ranks -> omasgan.ops.sharded; else min_distance
+    leave_self_out_min_distance(bank, p, q)       each bank row to its nearest OTHER bank row
 
 Layering (no import circles, tests/test_imports.py): min_distance <- streaming <- sharded <- nearest.
 The running (min, argmin) merge is `_common.merge_min` and the gradient through the selected bank
@@ -15,7 +16,9 @@ import torch
 import torch.distributed as dist
 
 from omasgan.distributed import is_distributed
+from omasgan.ops._common import merge_min
 from omasgan.ops.min_distance import _in_memory_min_distance
+from omasgan.ops.pairwise_distance import pairwise_distance
 from omasgan.ops.sharded import collective_min_distance
 from omasgan.ops.streaming import streamed_min_distance
 
@@ -67,3 +70,47 @@ def sharded_min_distance(x: torch.Tensor, local_bank, p: float = 2.0, q: float =
     if not is_distributed(group):
         return min_distance(x, local_bank, p, q, backend=backend)
     return collective_min_distance(x, local_bank, p, q, group, backend=backend)
+
+
+@torch.no_grad()
+def leave_self_out_min_distance(bank: torch.Tensor, p: float = 2.0, q: float = 1.0, *, chunk_size: int = 1024,
+                                backend: str = "auto"):
+    """Distance from each bank row to its nearest OTHER bank row (leave-self-out, as PyOD's KNN
+    scores its training data): the training scores of a detector whose bank is its training data.
+
+    Args:
+        bank: [Q, ...] samples (a tensor), flattened to [Q, D]; Q >= 1.
+        p: norm order in [1, inf]; q: power > 0.
+        chunk_size: bank rows per chunk; memory grows with chunk_size^2, not Q^2.
+        backend: the kernels' backend, as for min_distance.
+    Returns:
+        values: [Q] in bank's dtype, min_{j != i} ||bank_i - bank_j||_p^q (no gradient: a score).
+        indices: [Q] int64, that j (lowest on ties). An exact duplicate elsewhere in the bank gives
+        0; a bank of one row has no other row: its value is inf and its index -1.
+
+    Chunk [a, b) is searched with min_distance over bank[:a] and bank[b:] (streamed, no [Q, Q]
+    matrix) and pairwise_distance within the chunk, whose diagonal (each row itself) is masked.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    flat = bank.flatten(1)
+    if len(flat) == 1:
+        return flat.new_full((1,), float("inf")), torch.full((1,), -1, dtype=torch.long, device=flat.device)
+    parts = [_chunk_nearest_other(flat, a, min(a + chunk_size, len(flat)), p, q, backend)
+             for a in range(0, len(flat), chunk_size)]
+    return torch.cat([v for v, _ in parts]), torch.cat([i for _, i in parts])
+
+
+def _chunk_nearest_other(flat: torch.Tensor, a: int, b: int, p: float, q: float, backend: str):
+    """Rows [a, b) of flat [Q, D] -> (values [b - a], indices [b - a]) over every other row."""
+    chunk = flat[a:b]
+    within = pairwise_distance(chunk, chunk, p, q, backend=backend)
+    within.fill_diagonal_(float("inf"))
+    values, indices = within.min(dim=1)
+    best = (values, indices + a)
+    if a > 0:
+        best = merge_min(best, min_distance(chunk, flat[:a], p, q, backend=backend))
+    if b < len(flat):
+        values, indices = min_distance(chunk, flat[b:], p, q, backend=backend)
+        best = merge_min(best, (values, indices + b))
+    return best[0], best[1]
