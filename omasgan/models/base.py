@@ -228,7 +228,9 @@ class Detector(OutlierMixin, BaseEstimator):
             setattr(self, key, params.get(key, default))
         self._config = self._validated()
         self.networks: dict[str, nn.Module] = {}
-        self._train_data: torch.Tensor | None = None  # kept for decision_scores_, computed on demand
+        # (X [N, ...], training rows [Nt], held-out rows [Nv]) of the last fit, for decision_scores_
+        # on demand; None in a loaded model.
+        self._fit_rows: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         self._decision_scores: np.ndarray | None = None
 
     def _validated(self) -> DetectorConfig:
@@ -282,14 +284,17 @@ class Detector(OutlierMixin, BaseEstimator):
         if y is not None and np.ndim(y) > 1:
             raise TypeError("y holds labels and is ignored; pass normal validation samples as val_data=")
         self._config = self._validated()
-        train = as_tensor(X, "X")
-        if val_data is not None and len(train) == 0:
+        x = as_tensor(X, "X")
+        if val_data is not None and len(x) == 0:
             raise ValueError("X holds 0 samples; fit needs normal samples to train on")
-        if val_data is None and len(train) < 2:
-            raise ValueError(f"X must hold at least 2 normal samples (some are held out for the threshold), got {len(train)}")
+        if val_data is None and len(x) < 2:
+            raise ValueError(f"X must hold at least 2 normal samples (some are held out for the threshold), got {len(x)}")
+        rows = torch.arange(len(x))
         if val_data is None:
-            train, val = split_validation(train, self.config.val_fraction, self.config.seed)
+            train_rows, val_rows = split_validation(rows, self.config.val_fraction, self.config.seed)
+            train, val = x[train_rows], x[val_rows]
         else:
+            train_rows, val_rows, train = rows, rows[:0], x
             val = as_tensor(val_data, "val_data")
             if val.shape[1:] != train.shape[1:]:
                 raise ValueError(f"val_data samples have shape {tuple(val.shape[1:])}, X's {tuple(train.shape[1:])}")
@@ -307,7 +312,7 @@ class Detector(OutlierMixin, BaseEstimator):
                 started = time.perf_counter()
                 self._fit(train, val, self.make_engine())
                 self.train_seconds_ = time.perf_counter() - started
-            self._train_data, self._decision_scores = train, None
+            self._fit_rows, self._decision_scores = (x, train_rows, val_rows), None
             self.n_features_in_ = int(np.prod(self.input_shape_))
             self.trained_on_ = {"n_train": len(train), "n_validation": len(val),
                                 "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
@@ -334,23 +339,36 @@ class Detector(OutlierMixin, BaseEstimator):
             return train
         return train[torch.randperm(len(train), generator=torch.Generator().manual_seed(self.config.seed))[:cap]]
 
+    def _training_scores(self, train: torch.Tensor) -> np.ndarray:
+        """train [Nt, ...]: the training rows exactly as `_fit` got them -> [Nt] float64 scores.
+
+        A detector whose bank holds the training data overrides this to score each row without
+        itself (PyOD's KNN does the same): otherwise a sample is its own nearest neighbour and
+        scores 0. Default: decision_function(train)."""
+        return self.decision_function(train)
+
     @property
     def decision_scores_(self) -> np.ndarray:
-        """[N] the training data's scores (PyOD's attribute), computed on first use and kept."""
+        """[N] the scores of fit's X in X's order (PyOD's attribute), computed on first use and
+        kept: training rows get `_training_scores`, rows held out for validation their plain score."""
         if self._decision_scores is None:
-            if self._train_data is None:
+            if self._fit_rows is None:
                 self._check_fitted()
                 raise AttributeError("decision_scores_ is not stored in a saved model; score the training data again")
-            self._decision_scores = self.decision_function(self._train_data)
+            x, train_rows, val_rows = self._fit_rows
+            scores = np.empty(len(x))
+            scores[train_rows.numpy()] = self._training_scores(x[train_rows])
+            scores[val_rows.numpy()] = self.decision_function(x[val_rows])
+            self._decision_scores = scores
         return self._decision_scores
 
     @property
     def labels_(self) -> np.ndarray:
-        """[N] int64 the training data's labels under threshold_ (1 = anomaly)."""
+        """[N] int64 the labels of fit's X under threshold_ (1 = anomaly), in X's order."""
         return (self.decision_scores_ > self.threshold_).astype(np.int64)
 
     def fit_predict(self, X, y=None, **fit_params) -> np.ndarray:
-        """fit(X), then the training data's labels (labels_)."""
+        """fit(X), then labels_: [N] one label per row of X."""
         return self.fit(X, y, **fit_params).labels_
 
     # ------------------------------------------------------------------------------ scoring
@@ -388,34 +406,46 @@ class Detector(OutlierMixin, BaseEstimator):
     def _score(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def predict(self, X) -> np.ndarray:
-        """X [N, ...] -> [N] int64, 1 = anomaly (score above threshold_), 0 = normal."""
-        return (self.decision_function(X) > self.threshold_).astype(np.int64)
+    def predict(self, X, return_confidence: bool = False):
+        """X [N, ...] -> [N] int64, 1 = anomaly (score above threshold_), 0 = normal; with
+        return_confidence, (labels [N], predict_confidence [N]) from one scoring pass."""
+        scores = self.decision_function(X)
+        labels = (scores > self.threshold_).astype(np.int64)
+        return (labels, self._confidence(scores)) if return_confidence else labels
 
-    def predict_proba(self, X, method: str = "linear") -> np.ndarray:
+    def predict_proba(self, X, method: str = "linear", return_confidence: bool = False):
         """X [N, ...] -> [N, 2] probabilities of (normal, anomaly), PyOD's two methods on the
         calibration scores: "linear" min-max scales the score into [0, 1]; "unify" is
-        erf((score - mean) / (std sqrt 2)) clipped at 0 (Kriegel et al., 2011)."""
+        erf((score - mean) / (std sqrt 2)) clipped at 0 (Kriegel et al., 2011). With
+        return_confidence, (proba [N, 2], predict_confidence [N])."""
+        if method not in ("linear", "unify"):
+            raise ValueError(f"method must be 'linear' or 'unify', got {method!r}")
+        scores = self.decision_function(X)
+        proba = self._proba(scores, method)
+        return (proba, self._confidence(scores)) if return_confidence else proba
+
+    def _proba(self, scores: np.ndarray, method: str) -> np.ndarray:
+        """scores [N] -> [N, 2] (normal, anomaly) probabilities, see predict_proba."""
         from scipy.special import erf
 
-        scores = self.decision_function(X)
         cal = self.calibration_scores_
         if method == "linear":
             span = cal[-1] - cal[0]
             anomaly = np.clip((scores - cal[0]) / span if span > 0 else (scores > cal[0]).astype(float), 0, 1)
-        elif method == "unify":
-            anomaly = np.clip(erf((scores - cal.mean()) / (max(cal.std(), 1e-12) * np.sqrt(2))), 0, 1)
         else:
-            raise ValueError(f"method must be 'linear' or 'unify', got {method!r}")
+            anomaly = np.clip(erf((scores - cal.mean()) / (max(cal.std(), 1e-12) * np.sqrt(2))), 0, 1)
         return np.column_stack([1 - anomaly, anomaly])
 
     def predict_confidence(self, X) -> np.ndarray:
         """X [N, ...] -> [N] in [0, 1]: how sure predict is of each label (ExCeeD, Perini et al.,
         2020, as in PyOD): the chance that the score's rank among the calibration scores would give
         the same label under the contamination's binomial prior."""
+        return self._confidence(self.decision_function(X))
+
+    def _confidence(self, scores: np.ndarray) -> np.ndarray:
+        """scores [N] -> [N] in [0, 1], see predict_confidence."""
         from scipy.stats import binom
 
-        scores = self.decision_function(X)
         cal = self.calibration_scores_
         n = len(cal)
         below = np.searchsorted(cal, scores, side="right")  # calibration scores <= each score

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from omasgan.data import batches
 from omasgan.engine import Engine, seed_everything
 from omasgan.models.base import Detector, by_shape, check_choice, check_number
 from omasgan.models.dcgan import MLP_PRESETS, DCGANConfig, build_dcgan, train_dcgan
-from omasgan.ops import BACKENDS, min_distance
+from omasgan.ops import BACKENDS, leave_self_out_min_distance, min_distance
 
 SPACES = ("pixel", "critic")
 
@@ -80,6 +81,13 @@ class NearestNeighbour(Detector):
         if nearest is None:
             return min_distance(self._embed(x), self.bank, c.p, c.q, backend=c.backend)[0]
         return nearest(self._embed(x), self.bank, c.p, c.q)[0]
+
+    def _training_scores(self, train: torch.Tensor) -> np.ndarray:
+        """[Nt, ...] -> [Nt]: each training row's distance to its nearest OTHER bank row (the bank
+        is the embedded training data in the same order; a row is not its own neighbour)."""
+        c = self.config
+        values = leave_self_out_min_distance(self.bank, c.p, c.q, chunk_size=c.score_batch_size, backend=c.backend)[0]
+        return values.cpu().double().numpy()
 
     def _extra_state(self) -> dict:
         return {"bank": self.bank.cpu()}

@@ -22,7 +22,7 @@ from omasgan.models.omasgan import diagnostics, losses
 from omasgan.models.omasgan.config import SCORE_TERMS, OMASGANConfig
 from omasgan.models.omasgan.networks import build_networks, copy_into, start_boundary
 from omasgan.models.omasgan.presets import PRESETS
-from omasgan.ops import f_divergence_score, min_distance, sharded_min_distance
+from omasgan.ops import f_divergence_score, leave_self_out_min_distance, min_distance, sharded_min_distance
 
 SHELL_PROBES, SHELL_QUANTILE = 2000, 0.99  # normal samples measured against the bank, and the share inside the shell
 
@@ -285,10 +285,11 @@ class OMASGAN(Detector):
         if self.config.score_bank_source == "generator":  # a bank of normal data is kept as it is
             self.score_bank, self.score_bank_sharded = drawn.samples, drawn.sharded
 
-    def _raw_terms(self, x: torch.Tensor, nearest=None) -> torch.Tensor:
+    def _raw_terms(self, x: torch.Tensor, nearest=None, manifold: torch.Tensor | None = None) -> torch.Tensor:
         """[B, ...] -> [B, 3] unstandardised (J logit, fD, manifold distance or 0). nearest: a
         min_distance-like function (default: the kernel op, or its sharded form; omasgan.export
-        swaps in its decomposition into standard operators)."""
+        swaps in its decomposition into standard operators). manifold: [B] the distances to use
+        instead of searching the bank (the training rows' leave-self-out distances)."""
         n, c = self.networks, self.config
         v = n["C"](x).float()
         if c.score_form == "paper":
@@ -296,25 +297,43 @@ class OMASGAN(Detector):
         else:
             g = divergences.get(c.divergence).g
             fd = g(self.score_bank_values).mean() - g(v)
-        if self.score_bank is not None:
+        if manifold is not None:
+            manifold = manifold.to(fd)
+        elif self.score_bank is not None:
             nearest = nearest or (sharded_min_distance if self.score_bank_sharded else min_distance)
             manifold = nearest(self.embed(x), self.score_bank, c.p, c.q)[0]
         else:
             manifold = torch.zeros_like(fd)
         return torch.stack([n["J"](self.j_view(x)).float(), fd, manifold], dim=1)
 
-    def _terms(self, x: torch.Tensor, nearest=None) -> torch.Tensor:
-        """[B, ...] -> [B, 3] standardised terms (J and fD bounded when term_bound > 0)."""
-        terms = (self._raw_terms(x, nearest) - self.score_stats[:, 0]) / self.score_stats[:, 1]
+    def _terms(self, x: torch.Tensor, nearest=None, manifold: torch.Tensor | None = None) -> torch.Tensor:
+        """[B, ...] -> [B, 3] standardised terms (J and fD bounded when term_bound > 0); manifold
+        as in _raw_terms."""
+        terms = (self._raw_terms(x, nearest, manifold) - self.score_stats[:, 0]) / self.score_stats[:, 1]
         b = self.config.term_bound
         if b > 0:
             terms = torch.cat([b * torch.tanh(terms[:, :2] / b), terms[:, 2:]], dim=1)
         return terms
 
-    def _score(self, x: torch.Tensor, nearest=None) -> torch.Tensor:
+    def _score(self, x: torch.Tensor, nearest=None, manifold: torch.Tensor | None = None) -> torch.Tensor:
         c = self.config
         weights = torch.tensor([c.lambda_j, c.lambda_s, c.kappa], device=x.device)
-        return self._terms(x, nearest) @ weights
+        return self._terms(x, nearest, manifold) @ weights
+
+    def _training_scores(self, train: torch.Tensor) -> np.ndarray:
+        """[Nt, ...] -> [Nt]: AS of the training rows. When the manifold term's bank is the embedded
+        training data (score_bank_source="data", same order), each row's manifold distance leaves
+        the row itself out; J and fD are as decision_function gives them."""
+        c = self.config
+        if not (c.kappa > 0 and c.score_bank_source == "data"):
+            return super()._training_scores(train)
+        for net in self.networks.values():
+            net.eval()
+        with torch.no_grad():
+            manifold = leave_self_out_min_distance(self.score_bank, c.p, c.q, chunk_size=c.score_batch_size)[0]
+            scores = [self._score(x.to(self.torch_device), manifold=m).float().cpu()
+                      for x, m in zip(train.split(c.score_batch_size), manifold.split(c.score_batch_size))]
+        return torch.cat(scores).double().numpy()
 
     def score_terms(self, x) -> dict[str, np.ndarray]:
         """The standardised terms of AS for samples [N, ...]: {"J", "fD", "manifold"} -> [N]."""
