@@ -5,14 +5,19 @@
     det.decision_function(X)          # -> np.ndarray [N] raw anomaly scores, higher = more abnormal
     det.predict(X)                    # -> np.ndarray [N] int, 1 = anomaly (score > threshold_)
     det.predict_proba(X)              # -> [N, 2] (normal, anomaly) probabilities
-    det.threshold_, det.labels_, det.decision_scores_, det.n_features_in_
+    det.predict(X, return_confidence=True)  # -> (labels [N], confidence [N]); predict_proba likewise
+    det.threshold_, det.n_features_in_
+    det.decision_scores_, det.labels_ # [N] fit's X, every row in X's order; fit_predict(X) = labels_
     det.save(path); omasgan.load(path)  # weights_only-loadable file; the same scores after loading
 
 The threshold: `threshold_` is the (1 - contamination) quantile of the scores of the calibration
 data. With `threshold_from="validation"` (the default) that is normal data held out from training
-(`fit(X, val_data=V)`, or a `val_fraction` of X), because several detectors keep the training data
-as their bank, and a sample is its own nearest neighbour: their training scores are all about
-zero. `threshold_from="train"` is PyOD's rule exactly: the quantile of `decision_scores_`.
+(`fit(X, val_data=V)`, or a `val_fraction` of X): scores of samples never trained on.
+`threshold_from="train"` is PyOD's rule exactly: the quantile of `decision_scores_`, which expects
+a `contamination` share of X itself to be anomalous. Detectors whose bank holds the training data
+(a sample is its own nearest neighbour there) score each training row without itself
+(`_training_scores`, as PyOD's KNN does), so that rule gives a threshold above 0, not one that
+flags nearly every normal sample.
 
 A subclass sets `name` and `Config` (a dataclass derived from `DetectorConfig`; its fields are
 the estimator's parameters) and implements:
@@ -21,6 +26,8 @@ the estimator's parameters) and implements:
   nn.Modules, trained on `training_subset(train)`) and any other state on `train` [Nt, ...]; `val`
   [Nv, ...] may be used for calibration (never test data);
 - `_score(x)`: [B, ...] tensor on `self.torch_device` -> [B] scores, under no_grad and eval mode;
+- `_training_scores(train)` when its bank holds the training data: [Nt] scores of the training
+  rows, each left out of its own bank (default: decision_function(train));
 - optionally `_extra_state()` / `_load_extra_state(state)`: tensors and plain types beyond the
   networks' weights (e.g. score statistics, a sample bank);
 - optionally `_build(input_shape)`: create `self.networks` (needed by `load`).
@@ -61,7 +68,7 @@ class DetectorConfig:
     contamination: the share of anomalies the threshold expects (PyOD's meaning, default 0.1):
         threshold_ is the (1 - contamination) quantile of the calibration scores.
     threshold_from: "validation" (held-out normal data, see val_fraction) or "train" (PyOD's rule:
-        the training data's own scores).
+        decision_scores_, X's own scores, each training row left out of a bank that holds it).
     val_fraction: share of the training data held out as normal validation data when `fit` gets
         no `val_data`.
     max_train_samples: train the networks on a seeded random subset of at most this many samples
