@@ -32,7 +32,7 @@ from typing import Callable
 
 # The built-in datasets, protocols and models (checked against omasgan.data / omasgan.models by a test;
 # spelled out here so `omasgan --help` does not import torch's model stack).
-DATASETS = ("mnist", "fashion_mnist", "cifar10", "digits", "synthetic")
+DATASETS = ("mnist", "fashion_mnist", "cifar10", "digits", "shapes", "synthetic")
 PROTOCOLS = ("loo", "one_class")
 MODEL_NAMES = ("anogan", "ganomaly", "knn", "omasgan")
 # Every model has "quick" (the default, for a CPU) and "paper"; OMASGAN also has "quick-paper" and "large".

@@ -2,7 +2,8 @@
 
 Every loader returns float32 tensors: images `[N, C, 32, 32]` in [-1, 1] (MNIST and Fashion-MNIST
 28x28 are padded with background -1 to 32x32), the 8x8 scikit-learn digits as `[N, 1, 8, 8]` in
-[-1, 1], and the synthetic set as `[N, 2]` points. Labels are int64 `[N]`.
+[-1, 1], the procedural shapes (omasgan.shapes) like MNIST, and the synthetic set as `[N, 2]`
+points. Labels are int64 `[N]`.
 
 `make_split` builds the protocol's split:
 
@@ -26,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 IMAGE_DATASETS = ("mnist", "fashion_mnist", "cifar10")
-EMBEDDED_DATASETS = ("digits", "synthetic")
+EMBEDDED_DATASETS = ("digits", "shapes", "synthetic")
 DATASETS = IMAGE_DATASETS + EMBEDDED_DATASETS
 PROTOCOLS = ("loo", "one_class")
 DEV_FRACTION, DEV_SEED = 0.1, 20261203  # the development protocol's held-out share of the training split
@@ -38,9 +39,11 @@ PREPROCESSING = {
     "fashion_mnist": {**_IMAGE_RECORD, "channels": 1, "resize": "28x28 padded to 32x32 with the background -1"},
     "cifar10": {**_IMAGE_RECORD, "channels": 3},
     "digits": {"kind": "images", "size": [8, 8], "channels": 1, "scaling": "0-16 / 8 - 1"},
+    "shapes": {**_IMAGE_RECORD, "channels": 1, "resize": "28x28 padded to 32x32 with the background -1",
+               "scaling": "[0, 1] * 2 - 1"},
     "synthetic": {"kind": "array"},
 }
-NUM_CLASSES = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "digits": 10}
+NUM_CLASSES = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "digits": 10, "shapes": 10}
 
 _TORCHVISION_CLASS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
 _TORCHVISION_FOLDER = {"mnist": "MNIST/raw", "fashion_mnist": "FashionMNIST/raw", "cifar10": "cifar-10-batches-py"}
@@ -179,6 +182,16 @@ def load_torchvision(dataset: str, root: str | Path, train: bool, download: bool
     return pad_to_32(to_unit_range(data.contiguous())), torch.as_tensor(targets, dtype=torch.long)
 
 
+def load_shapes(train: bool):
+    """The procedural shapes set (omasgan.shapes; generated, no download) -> ([N, 1, 32, 32] in
+    [-1, 1], [N]): 2,500 images per class drawn with seed 0 for the training split, 500 per class
+    with seed 1 for the test split."""
+    from omasgan.shapes import make_shapes
+
+    images, labels = make_shapes(2500, 0) if train else make_shapes(500, 1)
+    return pad_to_32(images * 2 - 1), labels
+
+
 def load_digits(train: bool, test_fraction: float = 0.3, seed: int = 0):
     """scikit-learn's bundled 8x8 digits (1,797 images, no download) -> ([N, 1, 8, 8], [N]).
 
@@ -237,6 +250,8 @@ def load(dataset: str, root: str | Path | None = None, train: bool = True, downl
         raise ValueError("the synthetic set has no classes; use make_split('synthetic') or make_synthetic")
     if dataset == "digits":
         return load_digits(train)
+    if dataset == "shapes":
+        return load_shapes(train)
     if root is None:
         raise ValueError(f"dataset {dataset!r} needs a data root (--data-root), e.g. ./data in torchvision's layout")
     return load_torchvision(dataset, root, train, download)
