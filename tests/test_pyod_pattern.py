@@ -1,7 +1,7 @@
 """PyOD's detector test pattern (after pyod/test/test_knn.py) on PyOD-style data for every
-detector: fit on 200 rows of which 10% are outliers, then the fitted attributes, scores, labels,
-probabilities, confidence, fit_predict and clone. Tiny training budgets: the interface is under
-test, and the ROC AUC floors only say the scores point the right way."""
+detector: fit on 200 rows of which 10% are outliers, then the fitted attributes, training scores,
+prediction scores, labels, probabilities, confidence, fit_predict and clone. Tiny training budgets:
+the interface is under test, and the ROC AUC floors only say the scores point the right way."""
 import numpy as np
 import pytest
 import torch
@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 import omasgan
 from omasgan.data import split_validation
 from omasgan.models import MODELS
-from tests.test_estimator import NAMES, RUN, TINY
+from tests.test_estimator import RUN, TINY
 
 N_TRAIN, N_TEST, CONTAMINATION = 200, 100, 0.1
 # Test ROC AUC measured over seeds 0-3 (the tests run seed 0): knn 0.997, anogan 0.97-0.98,
@@ -35,6 +35,7 @@ def _one_thread():
 @pytest.fixture(scope="module", params=[(name, d) for name, d in zip(sorted(MODELS), (2, 3, 4, 5))],
                 ids=lambda p: f"{p[0]}-{p[1]}d")
 def case(request):
+    """(detector fitted on x_train [200, d], x_train, x_test [100, d], y_test [100])."""
     torch.set_num_threads(1)
     name, d = request.param
     x_train, _ = generate_data(N_TRAIN, d, seed=0)
@@ -43,11 +44,16 @@ def case(request):
     return det, x_train, x_test, y_test
 
 
-def test_fitted_attributes(case):
+def test_parameters(case):
+    det, _, _, _ = case
+    for attribute in ("decision_scores_", "labels_", "threshold_"):
+        assert getattr(det, attribute) is not None
+    assert np.isfinite(det.threshold_) and det.contamination == CONTAMINATION
+
+
+def test_train_scores(case):
     det, x_train, _, _ = case
     assert det.decision_scores_.shape == (len(x_train),) and np.isfinite(det.decision_scores_).all()
-    assert det.labels_.shape == (len(x_train),) and set(np.unique(det.labels_)) <= {0, 1}
-    assert np.isfinite(det.threshold_)
 
 
 def test_prediction_scores(case):
@@ -57,29 +63,51 @@ def test_prediction_scores(case):
     assert roc_auc_score(y_test, scores) >= AUC_FLOOR[det.name]
 
 
-def test_prediction_labels_proba_and_confidence(case):
+def test_prediction_labels(case):
     det, _, x_test, _ = case
-    assert det.predict(x_test).shape == (len(x_test),)
-    for kwargs in ({}, {"method": "linear"}, {"method": "unify"}):
-        proba = det.predict_proba(x_test, **kwargs)
-        assert proba.shape == (len(x_test), 2) and (proba >= 0).all() and (proba <= 1).all()
+    labels = det.predict(x_test)
+    assert labels.shape == (len(x_test),) and set(np.unique(labels)) <= {0, 1}
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"method": "linear"}, {"method": "unify"}], ids=["default", "linear", "unify"])
+def test_prediction_proba(case, kwargs):
+    det, _, x_test, _ = case
+    proba = det.predict_proba(x_test, **kwargs)
+    assert proba.shape == (len(x_test), 2) and (proba >= 0).all() and (proba <= 1).all()
+
+
+def test_prediction_proba_parameter(case):
+    det, _, x_test, _ = case
     with pytest.raises(ValueError, match="method must be"):
         det.predict_proba(x_test, method="something")
+
+
+def test_prediction_labels_confidence(case):
+    det, _, x_test, _ = case
     labels, confidence = det.predict(x_test, return_confidence=True)
     assert np.array_equal(labels, det.predict(x_test)) and confidence.shape == (len(x_test),)
     assert ((confidence >= 0) & (confidence <= 1)).all()
-    proba, confidence = det.predict_proba(x_test, method="unify", return_confidence=True)
+
+
+def test_prediction_proba_linear_confidence(case):
+    det, _, x_test, _ = case
+    proba, confidence = det.predict_proba(x_test, method="linear", return_confidence=True)
     assert proba.shape == (len(x_test), 2) and confidence.shape == (len(x_test),)
-    assert ((confidence >= 0) & (confidence <= 1)).all()
+    assert (proba >= 0).all() and (proba <= 1).all() and ((confidence >= 0) & (confidence <= 1)).all()
     np.testing.assert_array_equal(confidence, det.predict_confidence(x_test))
 
 
-def test_fit_predict_and_clone(case):
+def test_fit_predict(case):
     det, x_train, _, _ = case
     labels = clone(det).fit_predict(x_train)
     assert labels.shape == (len(x_train),)
     np.testing.assert_array_equal(labels, det.labels_)  # the same seed, the same fit
-    assert clone(det).get_params() == det.get_params()
+
+
+def test_model_clone(case):
+    det, _, _, _ = case
+    twin = clone(det)
+    assert type(twin) is type(det) and twin.get_params() == det.get_params() and not hasattr(twin, "threshold_")
 
 
 def test_decision_scores_follow_x_and_leave_each_training_row_out():
@@ -92,13 +120,20 @@ def test_decision_scores_follow_x_and_leave_each_training_row_out():
     np.testing.assert_allclose(det.decision_scores_[val_rows], det.decision_function(x[val_rows]), rtol=1e-6)
 
 
-def test_pyods_threshold_rule_flags_the_contamination_not_everything():
+def test_pyods_threshold_rule_refuses_a_lone_training_row():
+    x, _ = generate_data(2, 3, seed=0)  # one row trains, one is held out: no other row to be a neighbour
+    with pytest.raises(ValueError, match="threshold_from='train'.*not finite"):
+        omasgan.NearestNeighbour(threshold_from="train", **RUN).fit(x)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_pyods_threshold_rule_flags_the_contamination_not_everything(name):
     x_train, _ = generate_data(N_TRAIN, 3, seed=0)
     normal_test = np.random.default_rng(2).normal(size=(500, 3)).astype(np.float32)
-    det = omasgan.NearestNeighbour(contamination=CONTAMINATION, threshold_from="train", **RUN).fit(x_train)
+    det = MODELS[name](contamination=CONTAMINATION, threshold_from="train", **TINY[name], **RUN).fit(x_train)
     assert det.threshold_ > 0
     assert abs(det.labels_.mean() - CONTAMINATION) <= 0.02
-    assert det.predict(normal_test).mean() < 0.3
+    assert det.predict(normal_test).mean() < 0.3  # a bank holding each row itself gave threshold 0: ~1.0
 
 
 def test_omasgans_data_bank_leaves_each_training_row_out():

@@ -332,6 +332,10 @@ class Detector(OutlierMixin, BaseEstimator):
 
     def _calibrate_threshold(self, scores: np.ndarray) -> None:
         """threshold_ and the calibration statistics predict_proba / predict_confidence use."""
+        bad = int((~np.isfinite(scores)).sum())
+        if bad:  # e.g. a lone training row: no other row to be its neighbour, so it scores inf
+            raise ValueError(f"threshold_from={self.config.threshold_from!r}: {bad} of {len(scores)} calibration "
+                             "scores are not finite; fit on more samples or pass val_data")
         self.calibration_scores_ = np.sort(np.asarray(scores, dtype=np.float64))
         self.threshold_ = float(np.quantile(self.calibration_scores_, 1 - self.config.contamination))
 
