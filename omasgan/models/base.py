@@ -17,7 +17,8 @@ data. With `threshold_from="validation"` (the default) that is normal data held 
 a `contamination` share of X itself to be anomalous. Detectors whose bank holds the training data
 (a sample is its own nearest neighbour there) score each training row without itself
 (`_training_scores`, as PyOD's KNN does), so that rule gives a threshold above 0, not one that
-flags nearly every normal sample.
+flags nearly every normal sample. The validation rule's quantile is noisy when the held-out share
+is small (10 of 200 rows at val_fraction=0.05): pass val_data or raise val_fraction there.
 
 A subclass sets `name` and `Config` (a dataclass derived from `DetectorConfig`; its fields are
 the estimator's parameters) and implements:
