@@ -295,22 +295,6 @@ def test_boundary_loss_terms():
     assert torch.isfinite(b.grad).all()
 
 
-def test_boundary_loss_shell_holds_b_between_its_radii():
-    torch.manual_seed(0)
-    bank, z = torch.zeros(1, 2), torch.randn(3, 4)
-    b = torch.tensor([[0.5, 0.0], [2.0, 0.0], [0.0, 5.0]], requires_grad=True)  # inside, in, beyond the shell [1, 3]
-    _, parts = losses.boundary_loss(torch.randn(3), torch.randn(3), z, b, bank, lambda_d=1.0, mu=1.0, p=2.0, q=1.0,
-                                    variant="fgan", divergence="pearson", temperature=5.0, band=(1.0, 3.0))
-    assert parts["d"].item() == pytest.approx((0.5 + 0.0 + 2.0) / 3, abs=1e-5)
-    parts["d"].backward()
-    assert b.grad[1].abs().max() == 0 and b.grad[0, 0] < 0 and b.grad[2, 1] > 0  # out of the centre, back from afar
-
-
-def test_shell_setting_trains_b_in_a_shell_around_the_data(split):
-    model = OMASGAN.from_preset("quick", (2,), shell=3.0, bank_source="data", **TINY).fit(split.train, val_data=split.val)
-    assert np.isfinite(model.decision_function(split.test_x)).all()
-
-
 @pytest.mark.parametrize(
     "settings, error, message",
     [
@@ -322,7 +306,8 @@ def test_shell_setting_trains_b_in_a_shell_around_the_data(split):
         (dict(bank_size=0), ValueError, "bank_size must be >= 1"),
         (dict(lamda=1.0), TypeError, "unknown setting"),
         (dict(architecture="resnet"), ValueError, "architecture must be one of"),
-        (dict(shell=0.5), ValueError, "shell must be in"),
+        (dict(beta1=1.0), ValueError, "beta1 must be in"),
+        (dict(preset="fast"), ValueError, "preset must be one of"),
     ],
 )
 def test_bad_settings_are_named(settings, error, message):

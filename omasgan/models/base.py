@@ -32,6 +32,19 @@ the estimator's parameters) and implements:
 - optionally `_extra_state()` / `_load_extra_state(state)`: tensors and plain types beyond the
   networks' weights (e.g. score statistics, a sample bank);
 - optionally `_build(input_shape)`: create `self.networks` (needed by `load`).
+
+Fitted state is named with a trailing underscore (`threshold_`, a model's `bank_`), as in
+scikit-learn and PyOD: every fit deletes all of it first (and empties `networks`), so a refit
+starts from nothing. A model registers in `omasgan.models.registry` (one entry).
+
+Capabilities: what a detector offers beyond this interface it declares by overriding these
+methods (shared code asks them, never a model's name or attributes):
+
+- `score_terms(X)`: the named parts of a composite score (default {}: one term);
+- `stage_report(data, labels)`: what each training stage achieved (default None: nothing);
+- `export_module()`: the score as a module of standard operators, for ONNX (default: refused);
+- `can_draw_score_bank()` / `draw_score_bank(size, ...)`: a score bank that can be redrawn, e.g.
+  larger than at fit (`omasgan score --bank-size`; default: none).
 """
 from __future__ import annotations
 
@@ -66,6 +79,9 @@ RUNTIME_SETTINGS = ("device", "out_dir", "resume", "overwrite", "progress", "sco
 class DetectorConfig:
     """Settings every detector has.
 
+    preset: the named set of settings (the detector's `presets`, e.g. "quick" for a CPU, "paper"
+        for a GPU) that fills in, for the kind of sample fit gets (see `shape_kind`), every setting
+        the preset sets and the caller left unset; an explicit setting always wins.
     contamination: the share of anomalies the threshold expects (PyOD's meaning, default 0.1):
         threshold_ is the (1 - contamination) quantile of the calibration scores.
     threshold_from: "validation" (held-out normal data, see val_fraction) or "train" (PyOD's rule:
@@ -83,6 +99,7 @@ class DetectorConfig:
         score_batch_size.
     """
 
+    preset: str = "quick"
     contamination: float = 0.1
     threshold_from: str = "validation"
     val_fraction: float = 0.05
@@ -98,7 +115,15 @@ class DetectorConfig:
     progress: bool = True
     score_batch_size: int = 512
 
+    @classmethod
+    def upgrade(cls, saved: dict) -> dict:
+        """Settings as an earlier version saved them -> today's settings (a model file's config);
+        raises ValueError for a model that today's code cannot reproduce. Default: as saved."""
+        return dict(saved)
+
     def __post_init__(self):
+        if not isinstance(self.preset, str):
+            raise TypeError(f"preset must be a preset's name, got {self.preset!r}")
         check_number(self, "contamination", low=0, high=0.5, low_open=True)
         check_choice(self, "threshold_from", THRESHOLD_SOURCES)
         check_number(self, "val_fraction", low=0, high=1, low_open=True, high_open=True)
@@ -119,22 +144,47 @@ class DetectorConfig:
 
 # Presets differ by the kind of sample: [1 or 3, 32, 32] images get DCGAN networks, other images
 # ([C, H, W], e.g. the 8x8 digits) and vectors get MLPs; OMASGAN's score also treats images
-# differently from vectors.
-SHAPE_KINDS = ("dcgan", "image", "vector")
+# differently from vectors, and points in the plane (at most 2 features) from longer vectors.
+SHAPE_KINDS = ("dcgan", "image", "vector", "plane")
 
 
 def shape_kind(input_shape: tuple[int, ...]) -> str:
-    """"dcgan" for [1 or 3, 32, 32], "image" for any other [C, H, W], "vector" for the rest."""
+    """"dcgan" for [1 or 3, 32, 32], "image" for any other [C, H, W], "plane" for samples of at
+    most 2 values, "vector" for the rest."""
     from omasgan.nets import is_dcgan_shape
 
     if is_dcgan_shape(tuple(input_shape)):
         return "dcgan"
-    return "image" if len(input_shape) == 3 else "vector"
+    if len(input_shape) == 3:
+        return "image"
+    return "plane" if int(np.prod(input_shape)) <= 2 else "vector"
 
 
-def by_shape(dcgan: dict, image: dict, vector: dict | None = None) -> dict:
-    """A preset: its settings per SHAPE_KINDS entry (vector defaults to image's)."""
-    return {"dcgan": dcgan, "image": image, "vector": image if vector is None else vector}
+def by_shape(dcgan: dict, image: dict, vector: dict | None = None, plane: dict | None = None) -> dict:
+    """A preset: its settings per SHAPE_KINDS entry (vector defaults to image's, plane to vector's)."""
+    vector = image if vector is None else vector
+    return {"dcgan": dcgan, "image": image, "vector": vector, "plane": vector if plane is None else plane}
+
+
+class _FromPreset:
+    """The default of every setting a detector's presets set: `fit` takes its value from the
+    chosen preset for the data's kind of sample (see Detector.resolved_settings)."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "FROM_PRESET"
+
+    def __reduce__(self):  # copies and pickles are the one instance (scikit-learn's clone checks identity)
+        return "FROM_PRESET"
+
+
+FROM_PRESET = _FromPreset()
 
 
 def model_settings(config: DetectorConfig) -> dict:
@@ -216,16 +266,23 @@ class Detector(OutlierMixin, BaseEstimator):
         def __init__(self, **params):
             Detector.__init__(self, **params)
 
-        fields = dataclasses.fields(cls.Config)
+        defaults = cls.parameter_defaults()
         __init__.__signature__ = inspect.Signature(
             [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-            + [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default) for f in fields])
+            + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=d) for name, d in defaults.items()])
         __init__.__qualname__ = f"{cls.__qualname__}.__init__"
         __init__.__doc__ = f"Parameters: see {cls.Config.__name__}."
         cls.__init__ = __init__
 
+    @classmethod
+    def parameter_defaults(cls) -> dict:
+        """{setting: default} of the estimator's parameters: FROM_PRESET for every setting one of
+        its presets sets (fit fills it in from `preset`), the Config's default for the rest."""
+        preset_set = {k for preset in cls.presets.values() for kind in preset.values() for k in kind}
+        return {f.name: FROM_PRESET if f.name in preset_set else f.default for f in dataclasses.fields(cls.Config)}
+
     def __init__(self, **params):
-        fields = {f.name: f.default for f in dataclasses.fields(self.Config)}
+        fields = self.parameter_defaults()
         unknown = sorted(set(params) - set(fields))
         if unknown:
             raise TypeError(
@@ -241,17 +298,28 @@ class Detector(OutlierMixin, BaseEstimator):
         self._fit_rows: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         self._decision_scores: np.ndarray | None = None
 
-    def _validated(self) -> DetectorConfig:
-        return self.Config(**{f.name: getattr(self, f.name) for f in dataclasses.fields(self.Config)})
+    def resolved_settings(self, input_shape: tuple[int, ...] | None) -> dict:
+        """The parameters with every FROM_PRESET setting filled in: from `preset` for samples of
+        `input_shape`, or (input_shape None, before fit) from the Config's defaults."""
+        settings = {f.name: getattr(self, f.name) for f in dataclasses.fields(self.Config)}
+        if settings["preset"] not in self.presets:
+            raise ValueError(f"preset must be one of {', '.join(self.presets)}; got {settings['preset']!r}")
+        chosen = self.preset_settings(settings["preset"], input_shape) if input_shape is not None else {}
+        defaults = {f.name: f.default for f in dataclasses.fields(self.Config)}
+        return {k: (chosen.get(k, defaults[k]) if v is FROM_PRESET else v) for k, v in settings.items()}
+
+    def _validated(self, input_shape: tuple[int, ...] | None = None) -> DetectorConfig:
+        return self.Config(**self.resolved_settings(input_shape))
 
     @property
     def config(self) -> DetectorConfig:
-        """The validated settings (a `Config` dataclass) of the last construction, set_params or fit."""
+        """The validated settings (a `Config` dataclass). From fit on, every setting left to the
+        preset holds the preset's value for the data fit got; before, the Config's default."""
         return self._config
 
     def set_params(self, **params) -> "Detector":
         super().set_params(**params)
-        self._config = self._validated()
+        self._config = self._validated(getattr(self, "input_shape_", None))
         return self
 
     def model_settings(self) -> dict:
@@ -260,10 +328,9 @@ class Detector(OutlierMixin, BaseEstimator):
 
     @classmethod
     def from_preset(cls, preset: str, input_shape: tuple[int, ...], **overrides) -> "Detector":
-        """A detector with the named preset's settings for data of `input_shape`, then `overrides`."""
-        settings = cls.preset_settings(preset, input_shape)
-        settings.update(overrides)
-        return cls(**settings)
+        """A detector with the named preset's settings for data of `input_shape` spelled out, then
+        `overrides` (what `cls(preset=preset, **overrides)` resolves to when fit on such data)."""
+        return cls(**{**cls.preset_settings(preset, input_shape), "preset": preset, **overrides})
 
     @classmethod
     def preset_settings(cls, preset: str, input_shape: tuple[int, ...]) -> dict:
@@ -284,15 +351,20 @@ class Detector(OutlierMixin, BaseEstimator):
                       precision=c.precision, progress=c.progress)
 
     # ------------------------------------------------------------------------------ fitting
-    def fit(self, X, y=None, *, val_data=None) -> "Detector":
+    def fit(self, X, y=None, *, val_data=None, run_folder: RunFolder | None = None) -> "Detector":
         """Trains on normal samples X [N, ...]; y is ignored (PyOD / scikit-learn convention).
 
         val_data [Nv, ...]: normal samples for the threshold (default: a `val_fraction` of X).
+        run_folder: with out_dir set, fit holds out_dir's lock (`checkpoint.RunFolder`) while it
+            trains; a caller that writes more of the run after fit (model.pt, settings.json: see
+            omasgan.evaluation) takes the lock itself, where the run starts, and passes the
+            RunFolder it holds here, so the folder is locked once.
         """
         if y is not None and np.ndim(y) > 1:
             raise TypeError("y holds labels and is ignored; pass normal validation samples as val_data=")
-        self._config = self._validated()
         x = as_tensor(X, "X")
+        self._config = self._validated(tuple(x.shape[1:]))
+        guard = self._run_folder_guard(run_folder)
         if val_data is not None and len(x) == 0:
             raise ValueError("X holds 0 samples; fit needs normal samples to train on")
         if val_data is None and len(x) < 2:
@@ -310,11 +382,11 @@ class Detector(OutlierMixin, BaseEstimator):
                 raise ValueError("val_data holds 0 samples; give at least one, or None to hold out part of X")
         for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
             delattr(self, name)  # a refit starts from nothing
+        self.networks = {}
         self.input_shape_ = tuple(train.shape[1:])
         self.preprocessing_ = {"input_shape": list(self.input_shape_),
                                "value_range": [float(train.min()), float(train.max())]}
         c = self.config
-        guard = RunFolder(c.out_dir, resume=c.resume, overwrite=c.overwrite) if c.out_dir else contextlib.nullcontext()
         try:
             with guard:
                 started = time.perf_counter()
@@ -330,6 +402,19 @@ class Detector(OutlierMixin, BaseEstimator):
             del self.input_shape_  # not fitted
             raise
         return self
+
+    def _run_folder_guard(self, run_folder: RunFolder | None):
+        """What fit holds while it trains: out_dir's RunFolder, or nothing when the caller holds
+        it (`run_folder`) or there is no out_dir."""
+        out_dir = self.config.out_dir
+        if run_folder is not None:
+            if out_dir is None or not run_folder.holds(out_dir):
+                raise ValueError(f"run_folder must be the entered RunFolder of out_dir ({out_dir!r}), "
+                                 f"got one for {run_folder.folder}")
+            return contextlib.nullcontext()
+        if out_dir:
+            return RunFolder(out_dir, resume=self.config.resume, overwrite=self.config.overwrite)
+        return contextlib.nullcontext()
 
     def _calibrate_threshold(self, scores: np.ndarray) -> None:
         """threshold_ and the calibration statistics predict_proba / predict_confidence use."""
@@ -495,6 +580,8 @@ class Detector(OutlierMixin, BaseEstimator):
                 "train_seconds": self.train_seconds_,
                 "networks": {k: {n: t.cpu() for n, t in m.state_dict().items()} for k, m in self.networks.items()},
                 "extra": self._extra_state(),
+                # the parameters left to the preset: loaded, they are left to it again (get_params)
+                "from_preset": sorted(k for k, v in self.get_params(deep=False).items() if v is FROM_PRESET),
             },
             path,
         )
@@ -514,13 +601,15 @@ class Detector(OutlierMixin, BaseEstimator):
         bad = sorted(set(runtime) - set(RUNTIME_SETTINGS))
         if bad:
             raise TypeError(f"load changes runtime settings only ({', '.join(RUNTIME_SETTINGS)}), not {', '.join(bad)}")
-        det = cls(**{**payload["config"], **runtime})
+        det = cls(**{**cls.Config.upgrade(payload["config"]), **runtime})
         det.input_shape_ = tuple(payload["input_shape"])
         det.n_features_in_ = int(np.prod(det.input_shape_))
         det._build(det.input_shape_)
         for name, net in det.networks.items():
             net.load_state_dict(payload["networks"][name])
         det._load_extra_state(payload["extra"])
+        for name in payload.get("from_preset", []):
+            setattr(det, name, FROM_PRESET)  # `config` keeps the settings the networks were trained with
         det.threshold_ = payload["threshold"]
         det.calibration_scores_ = payload["calibration_scores"].numpy()
         det.preprocessing_ = payload["preprocessing"]

@@ -69,7 +69,6 @@ def boundary_loss(
     divergence: str,
     temperature: float,
     embed: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    band: tuple[float, float] | None = None,
 ):
     """L_B = -m(B, G) + lambda d(B, G) + mu s(B, z) -> (total, {"m", "d", "s"}).
 
@@ -78,23 +77,11 @@ def boundary_loss(
     [Q, D]; s = dispersion(z, B(z)) over all rows. z: [N, Dz]; boundary: [N, ...]; bank: [Q, D].
     embed(boundary) -> [N, D]: the space of d and s (default: the flattened samples); the bank must
     already be in it.
-
-    band (lo, hi): d becomes mean_i (relu(lo - r_i) + relu(r_i - hi)) / lo with r_i the nearest
-    distance, so B is held in a shell lo <= r <= hi around the bank instead of being pulled onto
-    it; lo is the distance normal data themselves reach from the bank (see OMASGAN's stage 2), so
-    the shell lies just outside the support, in units of the data's own scale. s is then measured
-    on B / lo, so mu weighs a dimensionless spread.
     """
     m = generator_loss(v_real, v_boundary, variant, divergence, temperature)
     flat = embed(boundary) if embed is not None else boundary.float().reshape(len(boundary), -1)
-    r = min_distance(flat, bank, p, q)[0]
-    if band is None:
-        d = r.mean()
-        s = dispersion(z.float(), flat, p, q)
-    else:
-        lo, hi = band
-        d = (torch.relu(lo - r) + torch.relu(r - hi)).mean() / lo
-        s = dispersion(z.float(), flat / lo, p, q)
+    d = min_distance(flat, bank, p, q)[0].mean()
+    s = dispersion(z.float(), flat, p, q)
     return -m + lambda_d * d + mu * s, {"m": m, "d": d, "s": s}
 
 

@@ -1,4 +1,4 @@
-"""OMASGAN (METHOD.md section 2): four training stages and the anomaly score.
+"""OMASGAN (docs/method.md, section 2): four training stages and the anomaly score.
 
     Stage 1  G, V      f-GAN (or KLWGAN) on normal data
     Stage 2  B (, V)   boundary samples: L_B = -m(B, G) + lambda d(B, G) + mu s(B, z); G frozen
@@ -8,8 +8,6 @@
              each term standardised on normal validation data.
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import torch
@@ -23,8 +21,6 @@ from omasgan.models.omasgan.config import SCORE_TERMS, OMASGANConfig
 from omasgan.models.omasgan.networks import build_networks, copy_into, start_boundary
 from omasgan.models.omasgan.presets import PRESETS
 from omasgan.ops import f_divergence_score, leave_self_out_min_distance, min_distance, sharded_min_distance
-
-SHELL_PROBES, SHELL_QUANTILE = 2000, 0.99  # normal samples measured against the bank, and the share inside the shell
 
 def binomial_blur(images: torch.Tensor, passes: int) -> torch.Tensor:
     """[N, C, H, W] -> [N, C, H, W]: `passes` 3x3 binomial ([1, 2, 1] x [1, 2, 1] / 16) filters per
@@ -50,15 +46,6 @@ class OMASGAN(Detector):
     score_stats: torch.Tensor | None = None  # [3, 2] (mean, std) per SCORE_TERMS on validation
     offset: float = 0.0  # the training data's minimum, the origin of the "unit" space
 
-    @classmethod
-    def preset_settings(cls, preset: str, input_shape) -> dict:
-        settings = super().preset_settings(preset, input_shape)
-        if math.prod(input_shape) <= 2 and not settings.get("shell"):
-            # s compares latent distances (~sqrt(2 latent_dim)) with data distances; 2-D data span
-            # ~1, so mu = 1 lets s outweigh d and B scatters far from the modes.
-            settings["mu"] = 0.1
-        return settings
-
     # ------------------------------------------------------------------------------ building
     def _build(self, input_shape) -> None:
         c = self.config
@@ -67,7 +54,7 @@ class OMASGAN(Detector):
         self.networks = {k: v.to(self.torch_device) for k, v in nets.items()}
 
     def _adam(self, name: str) -> torch.optim.Adam:
-        return torch.optim.Adam(self.networks[name].parameters(), lr=self.config.lr, betas=self.config.adam_betas)
+        return torch.optim.Adam(self.networks[name].parameters(), lr=self.config.lr, betas=(self.config.beta1, 0.999))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """[B, ...] -> [B, D] float32: the samples in the space where distances are measured."""
@@ -79,8 +66,9 @@ class OMASGAN(Detector):
         return flat / flat.norm(dim=1, keepdim=True).clamp_min(1e-12) if unit else flat
 
     def j_view(self, x: torch.Tensor) -> torch.Tensor:
-        """[B, ...] -> [B, ...]: what J sees of samples x (see `j_input`)."""
-        return self.embed(x).reshape(x.shape) if self.config.j_input == "embedded" else x
+        """[B, ...] -> [B, ...]: what J sees of samples x: x in `space`, reshaped back (in the unit
+        space J cannot tell B from the data by the amount of ink alone; in pixel space, x)."""
+        return self.embed(x).reshape(x.shape)
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """[n, latent_dim] standard normal codes on the model's device."""
@@ -142,20 +130,12 @@ class OMASGAN(Detector):
         def setup():
             start_boundary(n["B"], n["G"])
             n["G"].eval()
-            order = torch.randperm(len(train))
+            order = torch.randperm(len(train))  # drawn for either source, so seeded runs repeat the recorded ones
             if c.bank_source == "generator":
                 bank = self.sample("G", c.bank_size)
-                held = order[:SHELL_PROBES]
             else:
-                size = min(c.bank_size, len(train) // 2) if c.shell > 0 else c.bank_size  # leave data to probe
-                bank = train[order[:size]].to(self.torch_device)
-                held = order[size:][:SHELL_PROBES]  # data outside the bank: no sample is its own neighbour
+                bank = train[order[: c.bank_size]].to(self.torch_device)
             stage_data["bank"] = self.embed(bank).contiguous()
-            if c.shell > 0:
-                # The shell's inner radius: how far normal data themselves lie from the bank.
-                reach = min_distance(self.embed(train[held].to(self.torch_device)), stage_data["bank"], c.p, c.q)[0]
-                lo = float(reach.quantile(SHELL_QUANTILE).clamp_min(1e-12))
-                stage_data["band"] = (lo, c.shell * lo)
 
         def step(x):
             z = self.latent(len(x))
@@ -171,7 +151,6 @@ class OMASGAN(Detector):
             loss_b, parts = losses.boundary_loss(
                 v_real, v_boundary, z, boundary, stage_data["bank"], lambda_d=c.lambda_d, mu=c.mu, p=c.p, q=c.q,
                 variant=c.stage1, divergence=c.divergence, temperature=c.temperature, embed=self.embed,
-                band=stage_data.get("band"),
             )
             loss_b.backward()
             opt["B"].step()

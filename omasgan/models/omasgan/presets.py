@@ -1,25 +1,31 @@
-"""OMASGAN's presets: a training budget (CPU "quick", GPU "paper") times a form of the score
-(METHOD.md's, or the library's, chosen on the development protocol)."""
+"""OMASGAN's presets: a training budget ("quick" for a CPU, "paper" for a GPU) times a form of the
+score (the paper's, or the library's), per kind of sample (models.base.shape_kind).
+
+    quick        quick budget, library form (the default: OMASGAN() is this preset)
+    quick-paper  quick budget, the paper's form
+    large        paper budget, library form
+    paper        paper budget, the paper's form (the reference code's scale)
+
+The paper's form is docs/method.md's exactly: distances in pixel space, B a copy of G, the score
+J + fD in the paper's form, no manifold term. The library's form was chosen on the development
+protocol (dev splits of the training data, several datasets, never a test split); what each
+setting gained is in benchmarks/results/experiment-log.md and README's "the paper's form and the
+library's". Any part of a form can still be set on its own: OMASGAN(preset="quick", space="pixel").
+"""
 from __future__ import annotations
 
 from omasgan.models.base import by_shape
 
-# Presets. Budgets: "quick*" fit in about a minute per MNIST class on 2 CPU cores; "paper" and
-# "large" are the reference code's scale, for a GPU. Forms: "quick" and "large" carry the library's
-# score; "quick-paper" and "paper" are METHOD.md's form exactly (pixel space, B a copy of G, AS = J +
-# fD in the paper's form, no manifold term). Every setting of the library's form was chosen on the
-# development protocol (MNIST dev split, the digits, the 2-D set), never on a test split: see
-# benchmarks/results/experiment-log.md.
 _PAPER_FORM = dict(score_form="paper")
-# Images: on MNIST dev, J and fD stayed at chance (mean AUROC 0.55 / 0.51) and every positive weight
-# lowered the mean, so the score is the manifold term over the normal training data, in the blurred
-# unit space (0.947; pixel space 0.848). J and fD are still trained and reported by score_terms.
-_LIBRARY_FORM_IMAGES = dict(space="unit", blur=1, boundary="latent", j_input="embedded", kappa=1.0,
-                            score_bank_source="data", term_bound=3.0, lambda_j=0.0, lambda_s=0.0)
-# Vectors (the 2-D set): J and fD rank anomalies there, so they stay at weight 1, bounded, beside
-# the manifold term over the normal data, which makes far points score high. Stage 1 trains with
-# the Jensen-Shannon divergence (G's samples near the modes; experiment log, "issue 17").
+# Images: the score is the manifold term over the normal training data in the blurred unit space;
+# J and fD are trained and reported (score_terms) but weigh 0, since no positive weight helped.
+_LIBRARY_FORM_IMAGES = dict(space="unit", blur=1, boundary="latent", kappa=1.0, score_bank_source="data",
+                            term_bound=3.0, lambda_j=0.0, lambda_s=0.0)
+# Vectors: J and fD rank anomalies, so they keep weight 1, bounded, beside the manifold term.
 _LIBRARY_FORM_VECTORS = dict(kappa=1.0, score_bank_source="data", term_bound=3.0, divergence="jensen_shannon")
+# Points in the plane: s compares latent distances (~sqrt(2 latent_dim)) with data distances, and
+# 2-D data span ~1, so mu = 1 lets s outweigh d and B scatters far from the modes. Both forms.
+_PLANE = dict(mu=0.1)
 
 _BUDGETS_IMAGES = {
     # MLP nets: on 2 CPU cores the small DCGAN collapsed within the quick budget, the MLP did not.
@@ -45,10 +51,12 @@ def _preset(budget: str, form: str) -> dict:
         if form == "paper":
             chosen.update(_PAPER_FORM)
         else:
-            chosen.update(_LIBRARY_FORM_VECTORS if kind == "vector" else _LIBRARY_FORM_IMAGES)
+            chosen.update(_LIBRARY_FORM_IMAGES if kind in ("dcgan", "image") else _LIBRARY_FORM_VECTORS)
+        if kind == "plane":
+            chosen.update(_PLANE)
         return chosen
 
-    return by_shape(settings("dcgan"), settings("image"), settings("vector"))
+    return by_shape(settings("dcgan"), settings("image"), settings("vector"), settings("plane"))
 
 
 PRESETS = {"quick": _preset("quick", "library"), "quick-paper": _preset("quick", "paper"),
