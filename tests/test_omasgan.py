@@ -207,12 +207,15 @@ def test_resume_after_a_kill_gives_identical_scores(split, tmp_path):
     assert np.array_equal(resumed.decision_function(split.test_x), reference.decision_function(split.test_x))
 
 
-def test_klwgan_variant_and_manifold_term_train_and_score(split):
-    model = OMASGAN(**TINY, stage1="klwgan", kappa=0.5, spectral_norm=True, divergence="jensen_shannon")
-    scores = model.fit(split.train[:256], val_data=split.val).decision_function(split.test_x[:50])
+def test_klwgan_variant_and_the_score_weights(split):
+    model = OMASGAN(**TINY, stage1="klwgan", kappa=0.5, lambda_j=0.5, lambda_s=2.0, term_bound=1.0,
+                    spectral_norm=True, divergence="jensen_shannon")
+    far = split.test_x[:50] * 10  # far from the data: the unbounded manifold term decides
+    scores = model.fit(split.train[:256], val_data=split.val).decision_function(far)
     assert np.isfinite(scores).all()
-    terms = model.score_terms(split.test_x[:50])
-    assert np.allclose(terms["J"] + terms["fD"] + 0.5 * terms["manifold"], scores, atol=1e-5)
+    terms = model.score_terms(far)
+    assert np.abs(terms["J"]).max() <= 1 and np.abs(terms["fD"]).max() <= 1  # b tanh(t / b), b = 1
+    assert np.allclose(0.5 * terms["J"] + 2.0 * terms["fD"] + 0.5 * terms["manifold"], scores, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", sorted(divergences.NAMES))

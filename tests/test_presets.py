@@ -84,7 +84,7 @@ def test_model_files_with_the_earlier_settings_still_load(tmp_path):
     config = payload["config"]
     config.pop("preset")
     config["adam_betas"] = [config.pop("beta1"), 0.999]
-    config.update(shell=0.0, j_input="sample")  # pixel space: J saw the same
+    config.update(shell=0.0, bank_source="generator", j_input="sample")  # pixel space: J saw the same
     atomic_save(payload, tmp_path / "before.pt")
     loaded = OMASGAN.load(tmp_path / "before.pt")
     np.testing.assert_array_equal(loaded.decision_function(split.test_x), model.decision_function(split.test_x))

@@ -9,7 +9,7 @@ from omasgan.models.omasgan import losses
 from omasgan.models.omasgan.networks import BOUNDARIES
 from omasgan.nets import ARCHITECTURES
 
-BANK_SOURCES = ("generator", "data")
+SCORE_BANK_SOURCES = ("generator", "data")
 SCORE_TERMS = ("J", "fD", "manifold")
 SPACES = ("pixel", "unit")
 SCORE_FORMS = ("monotone", "paper")
@@ -25,8 +25,7 @@ class OMASGANConfig(DetectorConfig):
         architecture ("auto": DCGAN for [1 or 3, 32, 32] images, MLP otherwise; "dcgan"; "mlp").
     Stage 1: stage1 ("fgan" or "klwgan"), divergence (one of omasgan.divergences.NAMES),
         gradient_penalty (gamma_gp; the penalty's weight is gamma_gp / 2), temperature (KLWGAN T).
-    Stage 2: lambda_d (lambda), mu, p, q (the l_p^q of d and s), bank_size (Q), bank_source
-        ("generator": Q samples of G; "data": Q normal training samples), boundary ("generator":
+    Stage 2: lambda_d (lambda), mu, p, q (the l_p^q of d and s), bank_size (Q samples of G, drawn once), boundary ("generator":
         B is a copy of G trained whole, the paper's; "latent": B(z) = G(z + T(z)) with G frozen and
         only the latent shift T trained, so B's samples stay G-like images).
     space: where d, s, J and the manifold term see the samples. "pixel" (the paper's): the flattened
@@ -65,7 +64,6 @@ class OMASGANConfig(DetectorConfig):
     p: float = 2.0
     q: float = 1.0
     bank_size: int = 20000
-    bank_source: str = "generator"
     boundary: str = "generator"
     alpha: float = 0.5
     beta: float = 0.6
@@ -87,14 +85,16 @@ class OMASGANConfig(DetectorConfig):
     @classmethod
     def upgrade(cls, saved: dict) -> dict:
         """Model files of omasgan 0.1.0 before the settings were regrouped: adam_betas (b1, 0.999)
-        is beta1 = b1; shell (0) and j_input ("embedded", or "sample" in pixel space without blur,
-        where J saw the same) are gone. Anything else those settings meant is refused."""
+        is beta1 = b1; shell (0), bank_source ("generator") and j_input ("embedded", or "sample" in
+        pixel space without blur, where J saw the same) are gone. Anything else they meant is refused."""
         settings = dict(saved)
         betas = settings.pop("adam_betas", None)
         if betas is not None:
             if float(betas[1]) != 0.999:
                 raise ValueError(f"this model was trained with adam_betas={tuple(betas)}; beta2 is 0.999 today")
             settings["beta1"] = float(betas[0])
+        if settings.pop("bank_source", "generator") != "generator":
+            raise ValueError("this model's stage 2 drew its bank from the data (bank_source='data'), a setting that was removed")
         if settings.pop("shell", 0.0) != 0:
             raise ValueError(f"this model was trained with shell={saved['shell']}, a stage-2 setting that was removed")
         j_input = settings.pop("j_input", "embedded")
@@ -110,8 +110,7 @@ class OMASGANConfig(DetectorConfig):
             check_int(self, name, low=1)
         check_int(self, "blur", low=0)
         for name, allowed in (("stage1", losses.STAGE1_VARIANTS), ("divergence", divergences.NAMES),
-                              ("architecture", ARCHITECTURES), ("bank_source", BANK_SOURCES),
-                              ("score_bank_source", BANK_SOURCES), ("boundary", BOUNDARIES), ("space", SPACES),
+                              ("architecture", ARCHITECTURES), ("score_bank_source", SCORE_BANK_SOURCES), ("boundary", BOUNDARIES), ("space", SPACES),
                               ("score_form", SCORE_FORMS)):
             check_choice(self, name, allowed)
         for name in ("gradient_penalty", "lambda_d", "mu", "lambda_j", "lambda_s", "kappa", "term_bound"):

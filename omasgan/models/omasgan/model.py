@@ -130,12 +130,8 @@ class OMASGAN(Detector):
         def setup():
             start_boundary(n["B"], n["G"])
             n["G"].eval()
-            order = torch.randperm(len(train))  # drawn for either source, so seeded runs repeat the recorded ones
-            if c.bank_source == "generator":
-                bank = self.sample("G", c.bank_size)
-            else:
-                bank = train[order[: c.bank_size]].to(self.torch_device)
-            stage_data["bank"] = self.embed(bank).contiguous()
+            torch.randperm(len(train))  # unused draw: it keeps the random stream, so seeded runs repeat the recorded ones
+            stage_data["bank"] = self.embed(self.sample("G", c.bank_size)).contiguous()
 
         def step(x):
             z = self.latent(len(x))
