@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from omasgan import divergences
+from omasgan.spaces import SPACES
 from omasgan.models.base import DetectorConfig, check_choice, check_int, check_number
 from omasgan.models.omasgan import losses
 from omasgan.models.omasgan.networks import BOUNDARIES
@@ -11,7 +12,6 @@ from omasgan.nets import ARCHITECTURES
 
 SCORE_BANK_SOURCES = ("generator", "data")
 SCORE_TERMS = ("J", "fD", "manifold")
-SPACES = ("pixel", "unit")
 SCORE_FORMS = ("monotone", "paper")
 
 
@@ -110,8 +110,8 @@ class OMASGANConfig(DetectorConfig):
             check_int(self, name, low=1)
         check_int(self, "blur", low=0)
         for name, allowed in (("stage1", losses.STAGE1_VARIANTS), ("divergence", divergences.NAMES),
-                              ("architecture", ARCHITECTURES), ("score_bank_source", SCORE_BANK_SOURCES), ("boundary", BOUNDARIES), ("space", SPACES),
-                              ("score_form", SCORE_FORMS)):
+                              ("architecture", ARCHITECTURES), ("score_bank_source", SCORE_BANK_SOURCES),
+                              ("boundary", BOUNDARIES), ("space", SPACES), ("score_form", SCORE_FORMS)):
             check_choice(self, name, allowed)
         for name in ("gradient_penalty", "lambda_d", "mu", "lambda_j", "lambda_s", "kappa", "term_bound"):
             check_number(self, name, low=0)

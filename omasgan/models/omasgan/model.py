@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from omasgan import divergences
+from omasgan import divergences, spaces
 from omasgan.bank import draw_bank
 from omasgan.engine import Engine, Stage, frozen, seed_everything
 from omasgan.models.base import Detector, as_tensor
@@ -21,16 +21,6 @@ from omasgan.models.omasgan.config import SCORE_TERMS, OMASGANConfig
 from omasgan.models.omasgan.networks import build_networks, copy_into, start_boundary
 from omasgan.models.omasgan.presets import PRESETS
 from omasgan.ops import f_divergence_score, leave_self_out_min_distance, min_distance, sharded_min_distance
-
-def binomial_blur(images: torch.Tensor, passes: int) -> torch.Tensor:
-    """[N, C, H, W] -> [N, C, H, W]: `passes` 3x3 binomial ([1, 2, 1] x [1, 2, 1] / 16) filters per
-    channel, zero padding (differentiable)."""
-    row = images.new_tensor([1.0, 2.0, 1.0])
-    kernel = (row[:, None] * row[None, :] / 16).expand(images.shape[1], 1, 3, 3)
-    for _ in range(passes):
-        images = torch.nn.functional.conv2d(images, kernel, padding=1, groups=images.shape[1])
-    return images
-
 
 class OMASGAN(Detector):
     """OMASGAN anomaly detector. `OMASGAN(**settings)`, see `OMASGANConfig` for every setting."""
@@ -58,12 +48,7 @@ class OMASGAN(Detector):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """[B, ...] -> [B, D] float32: the samples in the space where distances are measured."""
-        unit = self.config.space == "unit"
-        x = x.float() - self.offset if unit else x.float()
-        if self.config.blur and x.dim() == 4:
-            x = binomial_blur(x, self.config.blur)
-        flat = x.flatten(1)
-        return flat / flat.norm(dim=1, keepdim=True).clamp_min(1e-12) if unit else flat
+        return spaces.embed(x, self.config.space, self.config.blur, self.offset)
 
     def j_view(self, x: torch.Tensor) -> torch.Tensor:
         """[B, ...] -> [B, ...]: what J sees of samples x: x in `space`, reshaped back (in the unit
