@@ -92,3 +92,19 @@ def test_model_files_with_the_earlier_settings_still_load(tmp_path):
     atomic_save(payload, tmp_path / "shell.pt")
     with pytest.raises(ValueError, match="shell=3.0"):
         OMASGAN.load(tmp_path / "shell.pt")
+
+
+def test_space_means_the_same_in_knn_and_omasgan():
+    """NearestNeighbour(space="unit", blur=1) is OMASGAN's manifold term (image library form) alone:
+    the standardised term is an increasing affine map of the nearest neighbour's score."""
+    from omasgan import NearestNeighbour
+
+    torch.manual_seed(0)
+    train, test = torch.rand(120, 1, 8, 8) * 2 - 1, torch.rand(30, 1, 8, 8) * 2 - 1
+    knn = NearestNeighbour(space="unit", blur=1, progress=False).fit(train, val_data=train[:10])
+    model = OMASGAN(epochs=(1, 1, 1, 1), hidden=16, bank_size=16, score_bank_size=16, progress=False)
+    model.fit(train, val_data=train[:10])
+    manifold = model.score_terms(test)["manifold"]
+    scale = model.score_stats[2, 1].item()
+    shift = model.score_stats[2, 0].item()
+    np.testing.assert_allclose(manifold * scale + shift, knn.decision_function(test), rtol=1e-5, atol=1e-6)

@@ -1,8 +1,9 @@
-"""Nearest-neighbour anomaly detection: the anchor every GAN must beat (METHOD.md section 3).
+"""Nearest-neighbour anomaly detection: the anchor every GAN must beat (docs/method.md section 3).
 
 score(x*) = min_j ||e(x*) - e(x_j)||_p^q over the normal training samples x_j, where the
-embedding e is the identity on the raw samples (space="pixel") or the features of the
-discriminator of a DCGAN trained on the normal data (space="critic"). The minimum runs on
+embedding e is one of omasgan.spaces' ("pixel": the flattened samples; "unit", with `blur`: the
+space of OMASGAN's manifold term, so NearestNeighbour(space="unit", blur=1) is that term alone)
+or the features of the discriminator of a DCGAN trained on the normal data (space="critic"). The minimum runs on
 `omasgan.ops.min_distance`, the same kernel as OMASGAN's distance term: it streams the bank and
 never forms the query x bank distance matrix.
 """
@@ -13,24 +14,28 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from omasgan import spaces
 from omasgan.data import batches
 from omasgan.engine import Engine, seed_everything
-from omasgan.models.base import Detector, by_shape, check_choice, check_number
+from omasgan.models.base import Detector, by_shape, check_choice, check_int, check_number
 from omasgan.models.dcgan import MLP_PRESETS, DCGANConfig, build_dcgan, train_dcgan
 from omasgan.ops import BACKENDS, leave_self_out_min_distance, min_distance
 
-SPACES = ("pixel", "critic")
+SPACES = (*spaces.SPACES, "critic")
 
 
 @dataclass
 class NearestNeighbourConfig(DCGANConfig):
-    """p, q: the distance ||.||_p^q (p in [1, inf], q > 0). space: "pixel" (raw samples) or
-    "critic" (a trained DCGAN discriminator's features; the DCGAN settings, see DCGANConfig, apply
-    to this space only). backend: min_distance's backend ("auto" picks the fastest here)."""
+    """p, q: the distance ||.||_p^q (p in [1, inf], q > 0). space: "pixel" (raw samples), "unit"
+    (omasgan.spaces: minus the training minimum, unit norm; OMASGAN's meaning) or "critic" (a
+    trained DCGAN discriminator's features; the DCGAN settings, see DCGANConfig, apply to this
+    space only). blur: binomial blur passes over images before "pixel" or "unit" (omasgan.spaces).
+    backend: min_distance's backend ("auto" picks the fastest here)."""
 
     p: float = 2.0
     q: float = 1.0
     space: str = "pixel"
+    blur: int = 0
     backend: str = "auto"
 
     def __post_init__(self):
@@ -38,6 +43,7 @@ class NearestNeighbourConfig(DCGANConfig):
         check_number(self, "p", low=1)
         check_number(self, "q", low=0, low_open=True)
         check_choice(self, "space", SPACES)
+        check_int(self, "blur", low=0)
         check_choice(self, "backend", BACKENDS)
 
 
@@ -60,12 +66,14 @@ class NearestNeighbour(Detector):
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
         """[B, ...] on self.torch_device -> [B, F]."""
-        if self.config.space == "pixel":
-            return x.flatten(1)
-        return self.networks["discriminator"].features(x).flatten(1).float()
+        c = self.config
+        if c.space == "critic":
+            return self.networks["discriminator"].features(x).flatten(1).float()
+        return spaces.embed(x, c.space, c.blur, self.offset_)
 
     def _fit(self, train: torch.Tensor, val: torch.Tensor, engine: Engine) -> None:
         c = self.config
+        self.offset_ = float(train.min())  # the unit space's origin
         if c.space == "critic":
             seed_everything(c.seed, c.deterministic)
             dcgan = build_dcgan(tuple(train.shape[1:]), c, self.torch_device)
@@ -90,7 +98,8 @@ class NearestNeighbour(Detector):
         return values.cpu().double().numpy()
 
     def _extra_state(self) -> dict:
-        return {"bank": self.bank.cpu()}
+        return {"bank": self.bank.cpu(), "offset": self.offset_}
 
     def _load_extra_state(self, state: dict) -> None:
         self.bank = state["bank"].to(self.torch_device)
+        self.offset_ = float(state.get("offset", 0.0))  # files from before the unit space: pixel or critic only
