@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(
     reason="needs a CUDA GPU and omasgan._C built with its CUDA half",
 )
 
-# (N, Q, D): few queries, huge bank / the large case / many queries, small D
+# (N, Q, D): few queries, huge bank / MNIST-sized queries against the training set / many queries, small D
 SHAPES = [(64, 500_000, 784), (1024, 60_000, 784), (16_384, 60_000, 64)]
 
 

@@ -1,6 +1,6 @@
 """pairwise_distance forward + backward on the CPU against torch.cdist, N=M=512, D=784.
 
-No target in issue 2; recorded so a regression shows.
+No target; recorded so a regression shows.
 """
 from __future__ import annotations
 

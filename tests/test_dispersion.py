@@ -98,7 +98,7 @@ def test_gradients_of_rows_far_from_the_origin_float32(backend):
         torch.testing.assert_close(a.double(), e, rtol=1e-3, atol=1e-3 * e.abs().max().item())
 
 
-# ------------------------------------------------- issue 11: values beyond float32's squares, eps, NaN
+# ------- values beyond float32's squares, eps, NaN: right wherever the true value is representable
 def test_dispersion_rows_near_1e20_agree_with_torch(backend):
     """Rows near 1e20: the CPU Gram form gave NaN where the torch backend gave the true value."""
     g = torch.Generator().manual_seed(1)

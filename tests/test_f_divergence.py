@@ -104,7 +104,7 @@ def test_bad_input_is_named(call, error, match):
         call()
 
 
-# ------------------------------------------------- issue 11: values beyond float32's squares, eps, NaN
+# ------- values beyond float32's squares, eps, NaN: right wherever the true value is representable
 def test_pearson_bound_beyond_v_squared(backend):
     """f*(v) = v^2/4 + v: v * v overflows float32 at v = 3e19, the value 2.25e38 does not."""
     v_p, v_q = torch.tensor([1.0, 2.0]), torch.tensor([3e19])

@@ -155,7 +155,7 @@ def test_cpu_kernel_with_zero_features():
         assert values.tolist() == [0.0] * 3 and indices.tolist() == [0] * 3
 
 
-# ------------------------------------------------- issue 11: values beyond float32's squares, eps, NaN
+# ------- values beyond float32's squares, eps, NaN: right wherever the true value is representable
 @pytest.mark.parametrize("p", [2.0, 3.0])
 @pytest.mark.parametrize("q", [1.0, 2.0])
 def test_min_distance_squared_norms_beyond_float32(backend, p, q):

@@ -1,4 +1,4 @@
-"""Bad input and extreme values for the ops (issue 11, sections 1 and 5), on every backend.
+"""Bad input and extreme values for the ops, on every backend: a clear error or a right answer.
 
 The rule checked: a result is right wherever its true value is representable in the dtype (here
 float32, against the float64 oracle), and the backends agree. Magnitudes run from 1e-30 to 1e30,

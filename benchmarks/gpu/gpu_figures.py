@@ -1,4 +1,4 @@
-"""GPU figures for benchmarks/gpu/run.sh (project issue 19): kernel parity on the device, the
+"""GPU figures for benchmarks/gpu/run.sh (the one-call GPU check): kernel parity on the device, the
 kernels' speed against torch's own ops on the same shapes in the same run, and the training table.
 
     python benchmarks/gpu/gpu_figures.py parity --out $OUT          -> $OUT/gpu-parity.json

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One GPU run for project issue 19: build, kernel tests, kernel benchmarks against torch, and the
-# OMASGAN training table, in ONE call of at most ~8 minutes (benchmarks/RESULTS.md, "GPU run").
+# One GPU run (a device is lent for minutes, so everything goes in one call): build, kernel tests,
+# kernel benchmarks against torch, and the OMASGAN training table, in ONE call of at most ~8 minutes
+# (benchmarks/RESULTS.md, "GPU run").
 #
 #   OUT=/some/empty/dir bash benchmarks/gpu/run.sh        # from the repository root
 #

@@ -6,7 +6,8 @@ w_enc * latent L2, then the discriminator on BCE(real = 1, reconstruction = 0). 
 networks are the model: no epoch is ever chosen by a test score (the public code picks the epoch
 with the best test AUROC, METHOD.md section 5).
 
-Score: mean_k (z - z_rec)_k^2, with every network in eval mode (the base class's score_samples).
+Score: mean_k (z - z_rec)_k^2, with every network in eval mode (the base class's decision_function
+puts them there).
 """
 from __future__ import annotations
 
