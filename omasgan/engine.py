@@ -140,7 +140,6 @@ class Engine:
         self.deterministic = bool(deterministic)
         self.bf16 = precision == "bf16" or (precision == "auto" and self.device.type == "cuda")
         self.progress = progress
-        self.epoch_end_hooks: list[Callable[[Stage, int, dict], None]] = []
         self._parallel: dict[int, nn.Module] = {}
 
     # -------------------------------------------------------------------------------- paths
@@ -279,10 +278,8 @@ class Engine:
             set_rng_state(self._rank_rng(ckpt))
         for epoch in range(first_epoch, stage.epochs):
             run_bar.set_description(f"stage {index + 1}/{len(stages)} {stage.name}, epoch {epoch + 1}/{stage.epochs}")
-            means = self._run_epoch(stage, index, epoch, run_bar)
+            self._run_epoch(stage, index, epoch, run_bar)
             self._save(stages, index, epoch + 1, modules, config)
-            for hook in self.epoch_end_hooks:
-                hook(stage, epoch, means)
         if stage.snapshot is not None and self.out_dir is not None and distributed.is_main_process():
             stage.snapshot(self.out_dir / f"samples_{index + 1}_{stage.name}.png")
 

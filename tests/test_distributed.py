@@ -181,23 +181,27 @@ def _losses(out_dir):
 
 def _ddp_training(rank, tmp_dir):
     """Each rank: a full 2-rank run, and one interrupted after stage 1's first epoch then resumed."""
+    from omasgan.engine import Engine
     from omasgan.models.omasgan import OMASGAN, diagnostics
 
     torch.set_num_threads(1)  # two ranks on two cores: more threads spin against each other
     diagnostics.stage_figure = lambda *args, **kwargs: None  # figures are slow and not under test
     full = _tiny_omasgan(f"{tmp_dir}/full", 32).fit(_normal_points())
 
-    def stop_after_first_epoch(stage, epoch, means):
-        if stage.name == "stage1" and epoch == 0:
+    save = Engine._save
+
+    def stop_after_first_epoch(self, stages, index, epoch, *args):
+        save(self, stages, index, epoch, *args)
+        if stages[index].name == "stage1" and epoch == 1:  # stage 1's first checkpoint is written
             raise _Interrupted
 
-    make_engine = OMASGAN.make_engine
-    OMASGAN.make_engine = lambda self: _with_hook(make_engine(self), stop_after_first_epoch)
+    Engine._save = stop_after_first_epoch
     try:
         _tiny_omasgan(f"{tmp_dir}/resumed", 32).fit(_normal_points())
     except _Interrupted:
         pass
-    OMASGAN.make_engine = make_engine
+    finally:
+        Engine._save = save
     resumed = _tiny_omasgan(f"{tmp_dir}/resumed", 32, resume=True).fit(_normal_points())
     probe = torch.randn(50, 2, generator=torch.Generator().manual_seed(5))
     scores = (full.decision_function(probe), resumed.decision_function(probe))
@@ -209,11 +213,6 @@ def _ddp_training(rank, tmp_dir):
     full.score_bank, full.score_bank_sharded = torch.cat(distributed.gather_objects(shard)), False
     return {"full": _weights(full), "resumed": _weights(resumed), "scores": scores,
             "sharded_bank": (sharded, full.decision_function(probe), len(shard))}
-
-
-def _with_hook(engine, hook):
-    engine.epoch_end_hooks.append(hook)
-    return engine
 
 
 def test_two_rank_ddp_training_completes_resumes_and_follows_single_process(tmp_path, monkeypatch):

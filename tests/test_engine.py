@@ -10,7 +10,20 @@ from omasgan.engine import Engine, NonFiniteLossError, Stage, resolve_device
 
 
 class Kill(Exception):
-    """Stands in for a kill: raised from an epoch-end hook after the checkpoint was written."""
+    """Stands in for a kill: raised right after an epoch's checkpoint was written."""
+
+
+class KilledEngine(Engine):
+    """An Engine killed right after it writes the checkpoint of epoch `kill_at` = (stage, epoch)."""
+
+    def __init__(self, *args, kill_at, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kill_at = kill_at
+
+    def _save(self, stages, index, epoch, modules, config):
+        super()._save(stages, index, epoch, modules, config)
+        if (stages[index].name, epoch) == self.kill_at:
+            raise Kill
 
 
 def two_stage_model():
@@ -40,12 +53,8 @@ def weights(nets):
 
 def run(out, *, kill_at=None, resume=False):
     nets, stages = two_stage_model()
-    engine = Engine(out, progress=False, seed=3)
-    if kill_at is not None:
-        def hook(stage, epoch, losses):
-            if (stage.name, epoch + 1) == kill_at:
-                raise Kill
-        engine.epoch_end_hooks.append(hook)
+    engine = Engine(out, progress=False, seed=3) if kill_at is None else KilledEngine(out, progress=False, seed=3,
+                                                                                     kill_at=kill_at)
     engine.fit(stages, nets, config={"lr": 0.05}, resume=resume)
     return nets, engine
 

@@ -8,6 +8,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
 
 from omasgan import OMASGAN, data, divergences
+from omasgan.engine import Engine
 from omasgan.models import MODELS, get_model, load
 from omasgan.models.omasgan import diagnostics, losses
 
@@ -184,24 +185,19 @@ class Kill(Exception):
     pass
 
 
-def test_resume_after_a_kill_gives_identical_scores(split, tmp_path):
+def test_resume_after_a_kill_gives_identical_scores(split, tmp_path, monkeypatch):
     reference = OMASGAN(**TINY).fit(split.train[:256], val_data=split.val)
+    save = Engine._save
 
-    def kill_in_stage3(self):
-        engine = original(self)
-        engine.epoch_end_hooks.append(lambda stage, epoch, _: _raise() if stage.name == "stage3" else None)
-        return engine
+    def killed_after_a_stage3_checkpoint(self, stages, index, *args):
+        save(self, stages, index, *args)
+        if stages[index].name == "stage3":
+            raise Kill
 
-    def _raise():
-        raise Kill
-
-    original = OMASGAN.make_engine
-    OMASGAN.make_engine = kill_in_stage3
-    try:
-        with pytest.raises(Kill):
-            OMASGAN(**TINY, out_dir=str(tmp_path)).fit(split.train[:256], val_data=split.val)
-    finally:
-        OMASGAN.make_engine = original
+    monkeypatch.setattr(Engine, "_save", killed_after_a_stage3_checkpoint)
+    with pytest.raises(Kill):
+        OMASGAN(**TINY, out_dir=str(tmp_path)).fit(split.train[:256], val_data=split.val)
+    monkeypatch.setattr(Engine, "_save", save)
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["stage_name"] == "stage3"
     resumed = OMASGAN(**TINY, out_dir=str(tmp_path), resume=True).fit(split.train[:256], val_data=split.val)
     assert np.array_equal(resumed.decision_function(split.test_x), reference.decision_function(split.test_x))
