@@ -163,30 +163,36 @@ def clean_temp_files(folder: str | Path) -> list[Path]:
 
 
 class RunFolder:
-    """Guards a run folder for the length of a `with` block (re-entrant within one process).
+    """Guards a run folder for the length of a `with` block.
 
-        with RunFolder(out_dir, resume=False, overwrite=False):
-            ...train, save...
+        with RunFolder(out_dir, resume=False, overwrite=False) as folder:
+            detector.fit(X, run_folder=folder)   # fit takes no lock of its own
+            ...save...
 
-    - A second training (another process) into the same folder fails at once with a clear error.
+    - A second training into the same folder (another process, or another guard in this one)
+      fails at once with a clear error: a run takes the lock once, where it starts, and hands the
+      guard on (Detector.fit's `run_folder`).
     - A folder that already holds a run (RUN_FILES) is refused unless `resume` (continue it) or
       `overwrite` (its run files are removed first).
     - Temp files of interrupted writes are removed.
     """
 
-    _held: dict[Path, list] = {}  # folder -> [FileLock, depth], so nested guards share one lock
-
     def __init__(self, folder: str | Path, *, resume: bool = False, overwrite: bool = False):
         self.folder = Path(folder).resolve()
         self.resume, self.overwrite = resume, overwrite
+        self._lock = None
+        self._entered = False
+
+    def holds(self, folder: str | Path) -> bool:
+        """Whether this guard is entered (inside its `with` block) and guards `folder`."""
+        return self._entered and Path(folder).resolve() == self.folder
 
     def __enter__(self) -> "RunFolder":
+        if self._entered:
+            raise RunFolderError(f"this guard of {self.folder} is already entered")
         if not distributed.is_main_process():
+            self._entered = True
             return self  # rank 0 owns the files; the other ranks write none
-        held = self._held.get(self.folder)
-        if held is not None:
-            held[1] += 1
-            return self
         from filelock import FileLock, Timeout
 
         if self.folder.exists() and not self.folder.is_dir():
@@ -203,7 +209,7 @@ class RunFolder:
         except BaseException:
             lock.release()
             raise
-        self._held[self.folder] = [lock, 1]
+        self._lock, self._entered = lock, True
         return self
 
     def _check_contents(self) -> None:
@@ -221,10 +227,6 @@ class RunFolder:
             figure.unlink()
 
     def __exit__(self, *exc) -> None:
-        held = self._held.get(self.folder)
-        if held is None:
-            return
-        held[1] -= 1
-        if held[1] == 0:
-            del self._held[self.folder]
-            held[0].release()
+        lock, self._lock, self._entered = self._lock, None, False
+        if lock is not None:
+            lock.release()

@@ -74,8 +74,10 @@ def evaluate_split(split: data.ADSplit, model: str, preset: str, seed: int = 0, 
 
     detector = build_detector(model, preset, tuple(split.train.shape[1:]), seed, out, overrides)
     c = detector.config
-    with RunFolder(out, resume=c.resume, overwrite=c.overwrite) if out is not None else contextlib.nullcontext():
-        detector.fit(split.train, val_data=split.val)
+    # The run starts here: the folder stays locked from training to the last file of the run.
+    guard = RunFolder(out, resume=c.resume, overwrite=c.overwrite) if out is not None else contextlib.nullcontext()
+    with guard as folder:
+        detector.fit(split.train, val_data=split.val, run_folder=folder)
         started = time.perf_counter()
         scores = detector.decision_function(split.test_x)
         score_seconds = time.perf_counter() - started
@@ -108,8 +110,8 @@ def train_on(inputs, model: str, preset: str, seed: int, out: str | Path, overri
 
     detector = build_detector(model, preset, tuple(inputs.x.shape[1:]), seed, out, overrides)
     c = detector.config
-    with RunFolder(out, resume=c.resume, overwrite=c.overwrite):
-        detector.fit(inputs.x)
+    with RunFolder(out, resume=c.resume, overwrite=c.overwrite) as folder:  # the run starts here
+        detector.fit(inputs.x, run_folder=folder)
         save_run(detector, out, model, preset, {"source": inputs.source, "n_samples": len(inputs.x)}, inputs.preprocessing)
     if distributed.is_main_process():
         plots.score_histogram(np.zeros(len(detector.calibration_scores_), dtype=int), detector.calibration_scores_,

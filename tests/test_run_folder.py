@@ -46,11 +46,21 @@ def test_a_folder_holding_a_run_needs_resume_or_overwrite(tmp_path):
     assert len(lines) == 5  # the new run's epochs only, nothing appended to the old log
 
 
-def test_guards_nest_in_one_process_and_reject_a_file(tmp_path):
-    with RunFolder(tmp_path / "run"):
-        with RunFolder(tmp_path / "run"):
-            pass
-        assert (tmp_path / "run" / LOCK_NAME).exists()
+def test_a_run_locks_its_folder_once_and_a_guard_rejects_a_file(tmp_path):
+    with RunFolder(tmp_path / "run") as folder:
+        assert (tmp_path / "run" / LOCK_NAME).exists() and folder.holds(tmp_path / "run")
+        with pytest.raises(RunFolderError, match="in use by another training"):
+            with RunFolder(tmp_path / "run"):  # a second guard, even in this process, fails at once
+                pass
+        # fit under the run's guard takes no lock of its own; a guard of another folder is refused
+        NearestNeighbour(out_dir=str(tmp_path / "run"), progress=False).fit(points(), run_folder=folder)
+        with pytest.raises(ValueError, match="run_folder must be the entered RunFolder"):
+            NearestNeighbour(out_dir=str(tmp_path / "other"), progress=False).fit(points(), run_folder=folder)
+        with pytest.raises(RunFolderError, match="in use by another training"):
+            NearestNeighbour(out_dir=str(tmp_path / "run"), progress=False).fit(points())
+    assert not folder.holds(tmp_path / "run")
+    with RunFolder(tmp_path / "run", resume=True):  # free again
+        pass
     (tmp_path / "file").write_text("x")
     with pytest.raises(RunFolderError, match="is a file"):
         with RunFolder(tmp_path / "file"):
