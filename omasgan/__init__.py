@@ -7,9 +7,10 @@
 """
 import importlib
 
+from omasgan.models import registry as _registry
+
 __version__ = "0.1.0"
-_DETECTORS = {"OMASGAN": "omasgan", "GANomaly": "ganomaly", "AnoGAN": "anogan", "NearestNeighbour": "knn"}
-__all__ = [*_DETECTORS, "load", "divergences", "ops", "__version__"]
+__all__ = [*(entry.class_name for entry in _registry.ENTRIES.values()), "load", "divergences", "ops", "__version__"]
 
 
 def __getattr__(name):
@@ -17,10 +18,9 @@ def __getattr__(name):
     # so `omasgan --help` and `omasgan --version` answer at once.
     if name in ("ops", "divergences"):
         return importlib.import_module(f"omasgan.{name}")
-    if name in _DETECTORS:
-        from omasgan.models import get_model
-
-        return get_model(_DETECTORS[name])
+    for entry in _registry.ENTRIES.values():  # the detectors, by class name (omasgan.OMASGAN)
+        if entry.class_name == name:
+            return entry.load()
     if name == "load":
         from omasgan.models import load
 

@@ -30,13 +30,13 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-# The built-in datasets, protocols and models (checked against omasgan.data / omasgan.models by a test;
-# spelled out here so `omasgan --help` does not import torch's model stack).
+from omasgan.models import registry
+
+# The built-in datasets and protocols (checked against omasgan.data by a test; spelled out here so
+# `omasgan --help` does not import torch). The models and presets come from the registry, which
+# imports no model either.
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "digits", "shapes", "synthetic")
 PROTOCOLS = ("loo", "one_class")
-MODEL_NAMES = ("anogan", "ganomaly", "knn", "omasgan")
-# Every model has "quick" (the default, for a CPU) and "paper"; OMASGAN also has "quick-paper" and "large".
-PRESETS = ("quick", "quick-paper", "paper", "large")
 
 
 # --data-root's default: $OMASGAN_DATA if set, else a folder in the user's cache (torchvision
@@ -113,10 +113,12 @@ def _add_data_args(p: argparse.ArgumentParser, classes_help: str, required: bool
 
 def _add_model_args(p: argparse.ArgumentParser, models: bool = False) -> None:
     if models:
-        p.add_argument("--models", default="omasgan,ganomaly,anogan,knn", help="comma list of registered models")
+        p.add_argument("--models", default=",".join(registry.names()), help="comma list of registered models")
     else:
-        p.add_argument("--model", default=None, choices=MODEL_NAMES, help="default: omasgan (or the --config file's)")
-    p.add_argument("--preset", default=None, choices=PRESETS, help="default: quick (or the --config file's)")
+        p.add_argument("--model", default=None, choices=registry.names(),
+                       help=f"default: {registry.DEFAULT_MODEL} (or the --config file's)")
+    p.add_argument("--preset", default=None, choices=registry.preset_names(),
+                   help=f"default: {registry.DEFAULT_PRESET} (or the --config file's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     _add_config_args(p)
@@ -129,12 +131,12 @@ def _model_choice(args) -> tuple[str, str, dict]:
     """(model, preset, settings): --model/--preset over the --config file's, --set over its settings."""
     config = read_config(args.config)
     file_model, file_preset = config.pop("model", None), config.pop("preset", None)
-    model = getattr(args, "model", None) or file_model or "omasgan"
-    preset = args.preset or file_preset or "quick"
-    if model not in MODEL_NAMES:
-        raise CommandError(f"model in --config must be one of {', '.join(MODEL_NAMES)}; got {model!r}")
-    if preset not in PRESETS:
-        raise CommandError(f"preset in --config must be one of {', '.join(PRESETS)}; got {preset!r}")
+    model = getattr(args, "model", None) or file_model or registry.DEFAULT_MODEL
+    preset = args.preset or file_preset or registry.DEFAULT_PRESET
+    if model not in registry.names():
+        raise CommandError(f"model in --config must be one of {', '.join(registry.names())}; got {model!r}")
+    if preset not in registry.preset_names():
+        raise CommandError(f"preset in --config must be one of {', '.join(registry.preset_names())}; got {preset!r}")
     return model, preset, {**config, **parse_settings(args.settings)}
 
 
@@ -350,8 +352,8 @@ def run_demo(args) -> int:
 
 
 def add_settings(p):
-    p.add_argument("--model", default=None, choices=MODEL_NAMES, help="only this model (default: all)")
-    p.add_argument("--preset", default=None, choices=PRESETS, help="also show this preset's values")
+    p.add_argument("--model", default=None, choices=registry.names(), help="only this model (default: all)")
+    p.add_argument("--preset", default=None, choices=registry.preset_names(), help="also show this preset's values")
     p.add_argument("--shape", default="1,32,32", help="sample shape the preset is for, e.g. 1,32,32 or 2")
 
 

@@ -25,6 +25,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from omasgan import data, distributed, plots
 from omasgan.checkpoint import atomic_write
+from omasgan.models import registry
 
 # Pixel-space nearest neighbour (p = 2) on MNIST LOO (docs/method.md in the repository, section 4).
 MNIST_LOO_KNN_ANCHOR = (0.981, 0.433, 0.974, 0.943, 0.841, 0.949, 0.947, 0.782, 0.954, 0.731)
@@ -129,8 +130,8 @@ def run_loo(
     dataset: str,
     classes: Sequence[int],
     *,
-    model: str = "omasgan",
-    preset: str = "quick",
+    model: str = registry.DEFAULT_MODEL,
+    preset: str = registry.DEFAULT_PRESET,
     out: str | Path,
     root: str | Path | None = None,
     seed: int = 0,

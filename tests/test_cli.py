@@ -191,11 +191,11 @@ def test_settings_listing_and_version(capsys):
 
 def test_cli_lists_match_the_library():
     from omasgan import data
-    from omasgan.models import MODELS, get_model
+    from omasgan.models import registry
 
     assert cli.DATASETS == data.DATASETS and cli.PROTOCOLS == data.PROTOCOLS
-    assert cli.MODEL_NAMES == tuple(sorted(MODELS))
-    assert set(cli.PRESETS) == set(get_model("omasgan").presets)
+    choices = {a.dest: a.choices for a in cli.build_parser()._subparsers._group_actions[0].choices["train"]._actions}
+    assert tuple(choices["model"]) == registry.names() and tuple(choices["preset"]) == registry.preset_names()
 
 
 def test_run_folders_are_protected_from_the_cli(trained, tmp_path, capsys):
