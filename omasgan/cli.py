@@ -235,8 +235,8 @@ def run_score(args) -> int:
     det = load(args.model_path, device=args.device, progress=False)
     with contextlib.ExitStack() as scratch:  # a temporary bank folder lives until the scores are written
         if args.bank_size is not None:
-            if not hasattr(det, "draw_score_bank"):
-                raise CommandError(f"--bank-size applies to models with a score bank (omasgan), not {det.name!r}")
+            if not det.can_draw_score_bank():
+                raise CommandError(f"--bank-size applies to models with a score bank to redraw; {det.name!r} has none")
             folder = args.bank_dir or scratch.enter_context(tempfile.TemporaryDirectory(prefix="omasgan-bank-"))
             det.draw_score_bank(args.bank_size, sharded=True, directory=folder, progress=True)
         if args.input is not None:

@@ -4,11 +4,14 @@ one-class) runs, metrics from scikit-learn, and the files a run leaves behind.
     run_loo("mnist", [0, 1], model="omasgan", preset="quick", out="runs/x", root="data")  # your data folder
 
 writes, in `out`:
-    results.json   list of {"dataset", "model", "abnormal_class", "seed", "auroc", "auprc",
-                   "train_seconds"}, rewritten after every class (a killed run keeps its classes)
+    results.json   list of {"dataset", "split", "model", "preset", "abnormal_class", "seed", "auroc",
+                   "auprc", "train_seconds"} (RESULT_KEYS), rewritten after every class (a killed
+                   run keeps its classes)
     results.md     per-class table and mean (beside the pixel-kNN anchor for MNIST LOO)
     roc.png        ROC curves of every class;  histograms.png  test-score histograms per class
-    class_<c>/     the model (model.pt), its checkpoint, metrics.jsonl and stage figures
+    class_<c>/     the model (model.pt), its checkpoint, metrics.jsonl and stage figures, and
+                   what the model reports beyond its score: score_terms_auroc.json (each score
+                   term's AUROC alone, Detector.score_terms) and stages.json (Detector.stage_report)
 """
 from __future__ import annotations
 
@@ -40,7 +43,8 @@ def metrics(y_true: np.ndarray, scores: np.ndarray) -> dict:
 @dataclass
 class SplitResult:
     """What `evaluate_split` measured: the results row (RESULT_KEYS), the test scores [Ns], the
-    fitted detector, the scoring time, and each score term's AUROC alone (models with score_terms)."""
+    fitted detector, the scoring time, and each score term's AUROC alone (for a detector whose
+    score_terms name its parts)."""
 
     row: dict
     scores: np.ndarray
@@ -92,14 +96,18 @@ def evaluate_split(split: data.ADSplit, model: str, preset: str, seed: int = 0, 
         **metrics(split.test_y.numpy(), scores), "train_seconds": round(detector.train_seconds_, 1),
     }
     result = SplitResult(row, scores, detector, round(score_seconds, 1))
-    if out is not None and hasattr(detector, "score_terms"):
+    if out is None:
+        return result
+    terms = detector.score_terms(split.test_x)
+    if terms:
         # Which part of a composite score ranks the anomalies (diagnostics, not used for selection).
         result.term_aurocs = {name: metrics(split.test_y.numpy(), values)["auroc"]
-                              for name, values in detector.score_terms(split.test_x).items() if np.std(values) > 0}
+                              for name, values in terms.items() if np.std(values) > 0}
         write_text(Path(out) / "score_terms_auroc.json", json.dumps(result.term_aurocs, indent=1) + "\n")
-    if out is not None and hasattr(detector, "stage_report"):
-        # Does each stage do its job (G's coverage, B's spread and distance)? Training data only.
-        write_text(Path(out) / "stages.json", json.dumps(detector.stage_report(split.train, split.train_labels), indent=1) + "\n")
+    report = detector.stage_report(split.train, split.train_labels)
+    if report is not None:
+        # Does each stage do its job (e.g. OMASGAN's G coverage, B's spread and distance)? Training data only.
+        write_text(Path(out) / "stages.json", json.dumps(report, indent=1) + "\n")
     return result
 
 

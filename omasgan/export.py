@@ -3,15 +3,15 @@
     export_onnx(det, "model.onnx")      # input "x" [N, *input_shape] float32 -> output "score" [N]
     check_onnx(det, "model.onnx")       # onnxruntime against decision_function: max relative difference
 
-The graph is the detector's `_score` with its networks, banks and statistics as constants. The
-nearest-neighbour op (`omasgan.ops.min_distance`, a torch.library custom op with C++/CUDA/Triton
-kernels) has no ONNX form; the export uses `nearest_decomposed`, the same minimum written in
-standard operators. For p = 2 it forms the [N, Q] matrix of squared distances through one matrix
-product (the kernels never form it: the exported graph needs N x Q floats of memory per batch); any
-other p forms the [N, Q, D] differences, for small banks only.
-
-Supported: NearestNeighbour (pixel and critic space) and OMASGAN with an in-memory score bank.
-(AnoGAN's score is an optimisation per query, not a fixed graph.)
+The graph is the module the detector's `export_module()` returns (models.base.Detector), with its
+networks, banks and statistics as constants; a detector whose score is not a fixed graph refuses
+there with the reason (AnoGAN's score is an optimisation per query). The nearest-neighbour op
+(`omasgan.ops.min_distance`, a torch.library custom op with C++/CUDA/Triton kernels) has no ONNX
+form; the exportable models (NearestNeighbour in pixel and critic space, OMASGAN with an in-memory
+score bank) use `nearest_decomposed` instead, the same minimum written in standard operators. For
+p = 2 it forms the [N, Q] matrix of squared distances through one matrix product (the kernels
+never form it: the exported graph needs N x Q floats of memory per batch); any other p forms the
+[N, Q, D] differences, for small banks only.
 """
 from __future__ import annotations
 
@@ -19,9 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
-
-EXPORTABLE = ("knn", "omasgan")
 
 
 def nearest_decomposed(x: torch.Tensor, bank: torch.Tensor, p: float = 2.0, q: float = 1.0):
@@ -41,29 +38,12 @@ def nearest_decomposed(x: torch.Tensor, bank: torch.Tensor, p: float = 2.0, q: f
     return values.pow(q), indices
 
 
-class ScoreGraph(nn.Module):
-    """x [N, *input_shape] -> decision_function(x) [N], for export: the detector's `_score` with
-    `nearest_decomposed` in place of the kernel op."""
-
-    def __init__(self, detector):
-        super().__init__()
-        self.detector = detector
-        self.nets = nn.ModuleDict(detector.networks)  # so the exporter sees the weights
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.detector._score(x, nearest=nearest_decomposed).float()
-
-
 def export_onnx(detector, path: str | Path, opset: int = 18) -> Path:
     """Writes `detector`'s decision_function as an ONNX graph (input "x", output "score", any batch size)."""
     from omasgan.checkpoint import atomic_write
 
     detector._check_fitted()
-    if detector.name not in EXPORTABLE:
-        raise ValueError(f"export supports {', '.join(EXPORTABLE)}; a {detector.name} score is not a fixed graph")
-    if getattr(detector, "score_bank_sharded", False) or isinstance(getattr(detector, "score_bank", None), (str, np.ndarray)):
-        raise ValueError("export needs the score bank in memory; load the model without --bank-size / sharding")
-    graph = ScoreGraph(detector).to("cpu").eval()
+    graph = detector.export_module().to("cpu").eval()
     for net in detector.networks.values():
         net.eval()
     example = torch.zeros(2, *detector.input_shape_)

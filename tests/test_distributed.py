@@ -209,8 +209,8 @@ def _ddp_training(rank, tmp_dir):
     full.draw_score_bank(101, sharded=True, directory=f"{tmp_dir}/bank", memory_budget=None if rank == 0 else 0)
     sharded = full.decision_function(probe)
     # ... and scores as if one process held the shards' concatenation
-    shard = full.score_bank if rank == 0 else torch.from_numpy(np.load(full.score_bank))
-    full.score_bank, full.score_bank_sharded = torch.cat(distributed.gather_objects(shard)), False
+    shard = full.score_bank_ if rank == 0 else torch.from_numpy(np.load(full.score_bank_))
+    full.score_bank_, full.score_bank_sharded_ = torch.cat(distributed.gather_objects(shard)), False
     return {"full": _weights(full), "resumed": _weights(resumed), "scores": scores,
             "sharded_bank": (sharded, full.decision_function(probe), len(shard))}
 

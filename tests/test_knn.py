@@ -21,7 +21,7 @@ def test_score_is_the_distance_to_the_nearest_training_sample(p, q):
 def test_bank_is_the_training_split_without_validation():
     train, val, _, _ = synthetic_split()
     detector = NearestNeighbour(**FAST).fit(train, val_data=val)
-    assert detector.bank.shape == (len(train), 2)
+    assert detector.bank_.shape == (len(train), 2)
     assert detector.decision_function(train).max() < 1e-3  # its own neighbour, up to float32 rounding
     assert np.all(detector.decision_function(val) > 0)
 

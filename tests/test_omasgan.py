@@ -228,7 +228,7 @@ def test_monotone_fd_rises_as_the_critic_finds_x_less_like_the_data(name):
 
 def test_unit_space_compares_shapes_not_ink():
     model = OMASGAN(space="unit", blur=1)
-    model.offset = -1.0
+    model.offset_ = -1.0
     images = torch.rand(4, 1, 8, 8) * 2 - 1
     faint = (images + 1) * 0.2 - 1  # the same strokes with a fifth of the ink
     assert torch.allclose(model.embed(images), model.embed(faint), atol=1e-6)
@@ -251,7 +251,7 @@ def test_latent_boundary_starts_as_g_and_trains_only_its_shift(split):
 def test_networks_train_on_the_capped_subset_but_the_bank_keeps_every_normal_sample(split):
     model = OMASGAN(**TINY, max_train_samples=100, kappa=1.0, score_bank_source="data")
     model.fit(split.train[:300], val_data=split.val)
-    assert model.score_bank.shape == (300, 2)
+    assert model.score_bank_.shape == (300, 2)
     assert len(model.training_subset(split.train[:300])) == 100
 
 

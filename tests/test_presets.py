@@ -105,6 +105,6 @@ def test_space_means_the_same_in_knn_and_omasgan():
     model = OMASGAN(epochs=(1, 1, 1, 1), hidden=16, bank_size=16, score_bank_size=16, progress=False)
     model.fit(train, val_data=train[:10])
     manifold = model.score_terms(test)["manifold"]
-    scale = model.score_stats[2, 1].item()
-    shift = model.score_stats[2, 0].item()
+    scale = model.score_stats_[2, 1].item()
+    shift = model.score_stats_[2, 0].item()
     np.testing.assert_allclose(manifold * scale + shift, knn.decision_function(test), rtol=1e-5, atol=1e-6)

@@ -1,6 +1,6 @@
 """The model registry (omasgan.models.registry): its light entries agree with the classes, and a
-new detector is its class plus one entry: the CLI, loading and the top-level names then work for
-it with no other edit."""
+new detector is its class plus one entry: the CLI, loading, the top-level names and the
+capability defaults then work for it with no other edit (README "Adding a model")."""
 import dataclasses
 import json
 
@@ -67,6 +67,8 @@ def test_a_toy_detector_registered_once_runs_through_the_cli(toy, tmp_path, caps
     run = tmp_path / "run"
     assert cli.main(["train", "--dataset", "synthetic", "--model", "toy", "--out", str(run), "--no-progress"]) == 0
     assert json.loads((run / "settings.json").read_text())["model"] == "toy"
+    # The capability defaults: one score term and no stage report, so no files for them.
+    assert not (run / "score_terms_auroc.json").exists() and not (run / "stages.json").exists()
     capsys.readouterr()
     scores = tmp_path / "scores.npy"
     assert cli.main(["score", "--model-path", str(run / "model.pt"), "--dataset", "synthetic",
@@ -77,6 +79,14 @@ def test_a_toy_detector_registered_once_runs_through_the_cli(toy, tmp_path, caps
     assert isinstance(det, toy)
     expect = (split.test_x.flatten(1) - det.mean_).norm(dim=1).double().numpy()
     np.testing.assert_allclose(np.load(scores), expect, rtol=1e-6)
+    # What it does not offer is refused in one line naming the model.
+    for argv, message in [(["score", "--model-path", str(run / "model.pt"), "--dataset", "synthetic",
+                            "--bank-size", "10"], "'toy' has none"),
+                          (["export", "--model-path", str(run / "model.pt"), "--out", str(tmp_path / "t.onnx")],
+                           "toy cannot be exported to ONNX")]:
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(argv)
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
     assert cli.main(["settings", "--model", "toy"]) == 0
     assert "toy (MeanDistance): presets quick" in capsys.readouterr().out
     parser = cli.build_parser()

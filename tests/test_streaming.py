@@ -154,6 +154,6 @@ def test_nearest_neighbour_scores_with_a_memory_mapped_bank(tmp_path):
     det = NearestNeighbour(progress=False, device="cpu").fit(train)
     queries = torch.randn(20, 1, 8, 8)
     expect = det.decision_function(queries)
-    np.save(tmp_path / "bank.npy", det.bank.numpy())
-    det.bank = tmp_path / "bank.npy"
+    np.save(tmp_path / "bank.npy", det.bank_.numpy())
+    det.bank_ = tmp_path / "bank.npy"
     assert np.array_equal(det.decision_function(queries), expect)

@@ -219,6 +219,23 @@ def check_choice(cfg, name: str, allowed) -> None:
         raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(cfg, name)!r}")
 
 
+class NotExportableError(ValueError):
+    """This detector's score cannot be written as a fixed graph (see Detector.export_module)."""
+
+
+class ScoreModule(nn.Module):
+    """x -> score(x).float() as an nn.Module holding `networks` (so an exporter sees their
+    weights): what a model's `export_module` returns."""
+
+    def __init__(self, networks: dict[str, nn.Module], score):
+        super().__init__()
+        self.nets = nn.ModuleDict(networks)
+        self.score = score
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.score(x).float()
+
+
 def as_tensor(x, name: str = "X") -> torch.Tensor:
     """Array-like [N, ...] -> float32 CPU tensor; a clear error for anything else."""
     if isinstance(x, torch.Tensor):
@@ -502,6 +519,35 @@ class Detector(OutlierMixin, BaseEstimator):
 
     def _score(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    # ------------------------------------------------------------------------- capabilities
+    def score_terms(self, X) -> dict[str, np.ndarray]:
+        """The named parts of the score for samples X [N, ...]: {name -> [N]} (e.g. OMASGAN's J, fD
+        and manifold terms), for diagnostics. Default: {} (the score is a single term)."""
+        return {}
+
+    def stage_report(self, data, labels=None) -> dict | None:
+        """What each training stage achieved on normal `data` [M, ...] (labels [M] optional), as a
+        JSON-ready dict (written to stages.json by omasgan.evaluation). Default: None (no stages
+        to report on)."""
+        return None
+
+    def export_module(self) -> nn.Module:
+        """A module x [N, *input_shape] -> decision_function(x) [N] (float32) built from standard
+        operators only, with this detector's networks as submodules: what omasgan.export writes
+        to ONNX. Default: refused (NotExportableError naming the model)."""
+        raise NotExportableError(f"{self.name} cannot be exported to ONNX: its score is not a fixed graph of "
+                                 "standard operators")
+
+    def can_draw_score_bank(self) -> bool:
+        """Whether `draw_score_bank` can (re)draw a score bank for this detector (`omasgan score
+        --bank-size`). Default: False."""
+        return False
+
+    def draw_score_bank(self, size: int, *, sharded: bool = False, directory=None, progress: bool = False,
+                        memory_budget: int | None = None) -> None:
+        """(Re)draws the score bank with `size` samples (see the overriding model). Default: refused."""
+        raise NotImplementedError(f"{self.name} has no score bank to draw")
 
     def predict(self, X, return_confidence: bool = False):
         """X [N, ...] -> [N] int64, 1 = anomaly (score above threshold_), 0 = normal; with

@@ -17,7 +17,9 @@ import torch
 from omasgan import spaces
 from omasgan.data import batches
 from omasgan.engine import Engine, seed_everything
-from omasgan.models.base import Detector, by_shape, check_choice, check_int, check_number
+from omasgan.models.base import (
+    Detector, NotExportableError, ScoreModule, by_shape, check_choice, check_int, check_number,
+)
 from omasgan.models.dcgan import MLP_PRESETS, DCGANConfig, build_dcgan, train_dcgan
 from omasgan.ops import BACKENDS, leave_self_out_min_distance, min_distance
 
@@ -58,7 +60,7 @@ class NearestNeighbour(Detector):
         "paper": by_shape({}, MLP_PRESETS["paper"]),
     }
 
-    bank: torch.Tensor | None = None  # fitted: [Nb, F] the embedded normal training samples
+    bank_: torch.Tensor  # fitted: [Nb, F] the embedded normal training samples (a .npy path streams it)
 
     def _build(self, input_shape: tuple[int, ...]) -> None:
         if self.config.space == "critic":
@@ -80,26 +82,32 @@ class NearestNeighbour(Detector):
             train_dcgan(dcgan, self.training_subset(train), c, engine)
             self.networks = {"discriminator": dcgan["discriminator"].eval()}
         with torch.no_grad():
-            self.bank = torch.cat([self._embed(b.to(self.torch_device)) for b in batches(train, c.score_batch_size)])
+            self.bank_ = torch.cat([self._embed(b.to(self.torch_device)) for b in batches(train, c.score_batch_size)])
 
-    def _score(self, x: torch.Tensor, nearest=None) -> torch.Tensor:
-        """nearest: a min_distance-like function (default: the kernel op; omasgan.export swaps in
-        its decomposition into standard operators)."""
+    def _score(self, x: torch.Tensor) -> torch.Tensor:
         c = self.config
-        if nearest is None:
-            return min_distance(self._embed(x), self.bank, c.p, c.q, backend=c.backend)[0]
-        return nearest(self._embed(x), self.bank, c.p, c.q)[0]
+        return min_distance(self._embed(x), self.bank_, c.p, c.q, backend=c.backend)[0]
+
+    def export_module(self) -> torch.nn.Module:
+        """The score with omasgan.export's `nearest_decomposed` (standard operators) in place of
+        the kernel op."""
+        from omasgan.export import nearest_decomposed
+
+        if not isinstance(self.bank_, torch.Tensor):
+            raise NotExportableError("export needs the bank in memory, not a file")
+        c = self.config
+        return ScoreModule(self.networks, lambda x: nearest_decomposed(self._embed(x), self.bank_, c.p, c.q)[0])
 
     def _training_scores(self, train: torch.Tensor) -> np.ndarray:
         """[Nt, ...] -> [Nt]: each training row's distance to its nearest OTHER bank row (the bank
         is the embedded training data in the same order; a row is not its own neighbour)."""
         c = self.config
-        values = leave_self_out_min_distance(self.bank, c.p, c.q, chunk_size=c.score_batch_size, backend=c.backend)[0]
+        values = leave_self_out_min_distance(self.bank_, c.p, c.q, chunk_size=c.score_batch_size, backend=c.backend)[0]
         return values.cpu().double().numpy()
 
     def _extra_state(self) -> dict:
-        return {"bank": self.bank.cpu(), "offset": self.offset_}
+        return {"bank": self.bank_.cpu(), "offset": self.offset_}  # key "bank": older files load
 
     def _load_extra_state(self, state: dict) -> None:
-        self.bank = state["bank"].to(self.torch_device)
+        self.bank_ = state["bank"].to(self.torch_device)
         self.offset_ = float(state.get("offset", 0.0))  # files from before the unit space: pixel or critic only

@@ -14,7 +14,7 @@ import torch
 
 from omasgan.engine import Engine, frozen, seed_everything
 from omasgan.models.anogan.search import latent_search
-from omasgan.models.base import Detector, by_shape, check_int, check_number
+from omasgan.models.base import Detector, NotExportableError, by_shape, check_int, check_number
 from omasgan.models.dcgan import MLP_PRESETS, DCGANConfig, build_dcgan, train_dcgan
 
 
@@ -69,3 +69,7 @@ class AnoGAN(Detector):
         with torch.enable_grad(), frozen(gen, disc):
             scores, _ = latent_search(gen, disc.features, x, z0, steps=c.search_steps, lr=c.search_lr, lam=c.lam)
         return scores
+
+    def export_module(self) -> torch.nn.Module:
+        raise NotExportableError("anogan cannot be exported to ONNX: its score is a latent search (an optimisation "
+                                 "per query), not a fixed graph")

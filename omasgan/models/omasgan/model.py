@@ -15,7 +15,7 @@ import torch
 from omasgan import divergences, spaces
 from omasgan.bank import draw_bank
 from omasgan.engine import Engine, Stage, frozen, seed_everything
-from omasgan.models.base import Detector, as_tensor
+from omasgan.models.base import Detector, NotExportableError, ScoreModule, as_tensor
 from omasgan.models.omasgan import diagnostics, losses
 from omasgan.models.omasgan.config import SCORE_TERMS, OMASGANConfig
 from omasgan.models.omasgan.networks import build_networks, copy_into, start_boundary
@@ -29,12 +29,12 @@ class OMASGAN(Detector):
     Config = OMASGANConfig
     presets = PRESETS
 
-    # Fitted state (set by fit / load):
-    score_bank_values: torch.Tensor | None = None  # [Qs] C(G'(z_j))
-    score_bank: torch.Tensor | str | None = None  # [Qs, D] the manifold term's bank (or a .npy path), when kappa > 0
-    score_bank_sharded = False  # True: score_bank is this rank's shard (omasgan.bank)
-    score_stats: torch.Tensor | None = None  # [3, 2] (mean, std) per SCORE_TERMS on validation
-    offset: float = 0.0  # the training data's minimum, the origin of the "unit" space
+    # Fitted state (set by fit / load; saved under the names without the underscore):
+    score_bank_values_: torch.Tensor | None = None  # [Qs] C(G'(z_j))
+    score_bank_: torch.Tensor | str | None = None  # [Qs, D] the manifold term's bank (or a .npy path), when kappa > 0
+    score_bank_sharded_ = False  # True: score_bank_ is this rank's shard (omasgan.bank)
+    score_stats_: torch.Tensor | None = None  # [3, 2] (mean, std) per SCORE_TERMS on validation
+    offset_: float = 0.0  # the training data's minimum, the origin of the "unit" space
 
     # ------------------------------------------------------------------------------ building
     def _build(self, input_shape) -> None:
@@ -48,7 +48,7 @@ class OMASGAN(Detector):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """[B, ...] -> [B, D] float32: the samples in the space where distances are measured."""
-        return spaces.embed(x, self.config.space, self.config.blur, self.offset)
+        return spaces.embed(x, self.config.space, self.config.blur, self.offset_)
 
     def j_view(self, x: torch.Tensor) -> torch.Tensor:
         """[B, ...] -> [B, ...]: what J sees of samples x: x in `space`, reshaped back (in the unit
@@ -209,7 +209,7 @@ class OMASGAN(Detector):
             raise ValueError(f"OMASGAN needs at least 2 training samples (its losses compare samples within a batch), "
                              f"got {len(train)} after holding out validation data")
         seed_everything(self.config.seed, self.config.deterministic)
-        self.offset = float(train.min())
+        self.offset_ = float(train.min())
         self._build(train.shape[1:])
         engine.fit(self.stages(self.training_subset(train), engine), self.networks, config=self.model_settings(),
                    resume=self.config.resume)
@@ -224,11 +224,11 @@ class OMASGAN(Detector):
             net.eval()
         self.draw_score_bank(c.score_bank_size)
         if c.kappa > 0 and c.score_bank_source == "data":
-            self.score_bank = torch.cat([self.embed(b.to(self.torch_device)) for b in train.split(c.score_batch_size)])
-        self.score_stats = torch.stack([torch.zeros(3), torch.ones(3)], dim=1).to(self.torch_device)
+            self.score_bank_ = torch.cat([self.embed(b.to(self.torch_device)) for b in train.split(c.score_batch_size)])
+        self.score_stats_ = torch.stack([torch.zeros(3), torch.ones(3)], dim=1).to(self.torch_device)
         raw = torch.cat([self._raw_terms(b.to(self.torch_device)) for b in val.split(c.score_batch_size)])
         std = raw.std(dim=0) if len(raw) > 1 else torch.ones(3, device=raw.device)
-        self.score_stats = torch.stack([raw.mean(dim=0), std.clamp_min(1e-8)], dim=1)
+        self.score_stats_ = torch.stack([raw.mean(dim=0), std.clamp_min(1e-8)], dim=1)
 
     def draw_score_bank(self, size: int, *, sharded: bool = False, directory=None, progress: bool = False,
                         memory_budget: int | None = None) -> None:
@@ -241,44 +241,64 @@ class OMASGAN(Detector):
                           seed=self.config.seed + 7, device=self.torch_device, directory=directory,
                           keep_samples=self.config.kappa > 0 and self.config.score_bank_source == "generator",
                           memory_budget=memory_budget, sharded=sharded, progress=progress, embed=self.embed)
-        self.score_bank_values = drawn.values
+        self.score_bank_values_ = drawn.values
         if self.config.score_bank_source == "generator":  # a bank of normal data is kept as it is
-            self.score_bank, self.score_bank_sharded = drawn.samples, drawn.sharded
+            self.score_bank_, self.score_bank_sharded_ = drawn.samples, drawn.sharded
 
-    def _raw_terms(self, x: torch.Tensor, nearest=None, manifold: torch.Tensor | None = None) -> torch.Tensor:
-        """[B, ...] -> [B, 3] unstandardised (J logit, fD, manifold distance or 0). nearest: a
-        min_distance-like function (default: the kernel op, or its sharded form; omasgan.export
-        swaps in its decomposition into standard operators). manifold: [B] the distances to use
-        instead of searching the bank (the training rows' leave-self-out distances)."""
+    def can_draw_score_bank(self) -> bool:
+        """True: `draw_score_bank` redraws the bank (`omasgan score --bank-size`)."""
+        return True
+
+    def _raw_terms(self, x: torch.Tensor, manifold: torch.Tensor | None = None) -> torch.Tensor:
+        """[B, ...] -> [B, 3] unstandardised (J logit, fD, manifold distance or 0). manifold: [B]
+        the distances to use instead of searching the bank with the kernel op (the training rows'
+        leave-self-out distances; the exported graph's decomposed search)."""
         n, c = self.networks, self.config
         v = n["C"](x).float()
         if c.score_form == "paper":
-            fd = f_divergence_score(v, self.score_bank_values, c.divergence)
+            fd = f_divergence_score(v, self.score_bank_values_, c.divergence)
         else:
             g = divergences.get(c.divergence).g
-            fd = g(self.score_bank_values).mean() - g(v)
+            fd = g(self.score_bank_values_).mean() - g(v)
         if manifold is not None:
             manifold = manifold.to(fd)
-        elif self.score_bank is not None:
-            nearest = nearest or (sharded_min_distance if self.score_bank_sharded else min_distance)
-            manifold = nearest(self.embed(x), self.score_bank, c.p, c.q)[0]
+        elif self.score_bank_ is not None:
+            nearest = sharded_min_distance if self.score_bank_sharded_ else min_distance
+            manifold = nearest(self.embed(x), self.score_bank_, c.p, c.q)[0]
         else:
             manifold = torch.zeros_like(fd)
         return torch.stack([n["J"](self.j_view(x)).float(), fd, manifold], dim=1)
 
-    def _terms(self, x: torch.Tensor, nearest=None, manifold: torch.Tensor | None = None) -> torch.Tensor:
+    def _terms(self, x: torch.Tensor, manifold: torch.Tensor | None = None) -> torch.Tensor:
         """[B, ...] -> [B, 3] standardised terms (J and fD bounded when term_bound > 0); manifold
         as in _raw_terms."""
-        terms = (self._raw_terms(x, nearest, manifold) - self.score_stats[:, 0]) / self.score_stats[:, 1]
+        terms = (self._raw_terms(x, manifold) - self.score_stats_[:, 0]) / self.score_stats_[:, 1]
         b = self.config.term_bound
         if b > 0:
             terms = torch.cat([b * torch.tanh(terms[:, :2] / b), terms[:, 2:]], dim=1)
         return terms
 
-    def _score(self, x: torch.Tensor, nearest=None, manifold: torch.Tensor | None = None) -> torch.Tensor:
+    def _score(self, x: torch.Tensor, manifold: torch.Tensor | None = None) -> torch.Tensor:
         c = self.config
         weights = torch.tensor([c.lambda_j, c.lambda_s, c.kappa], device=x.device)
-        return self._terms(x, nearest, manifold) @ weights
+        return self._terms(x, manifold) @ weights
+
+    def export_module(self) -> torch.nn.Module:
+        """AS with the manifold term's search in omasgan.export's `nearest_decomposed` (standard
+        operators) instead of the kernel op; needs the score bank in memory."""
+        from omasgan.export import nearest_decomposed
+
+        if self.score_bank_sharded_ or isinstance(self.score_bank_, (str, np.ndarray)):
+            raise NotExportableError("export needs the score bank in memory; load the model without "
+                                     "--bank-size / sharding")
+        c = self.config
+
+        def score(x: torch.Tensor) -> torch.Tensor:
+            bank = self.score_bank_
+            manifold = None if bank is None else nearest_decomposed(self.embed(x), bank, c.p, c.q)[0]
+            return self._score(x, manifold=manifold)
+
+        return ScoreModule(self.networks, score)
 
     def _training_scores(self, train: torch.Tensor) -> np.ndarray:
         """[Nt, ...] -> [Nt]: AS of the training rows. When the manifold term's bank is the embedded
@@ -290,7 +310,7 @@ class OMASGAN(Detector):
         for net in self.networks.values():
             net.eval()
         with torch.no_grad():
-            manifold = leave_self_out_min_distance(self.score_bank, c.p, c.q, chunk_size=c.score_batch_size)[0]
+            manifold = leave_self_out_min_distance(self.score_bank_, c.p, c.q, chunk_size=c.score_batch_size)[0]
             scores = [self._score(x.to(self.torch_device), manifold=m).float().cpu()
                       for x, m in zip(train.split(c.score_batch_size), manifold.split(c.score_batch_size))]
         return torch.cat(scores).double().numpy()
@@ -314,15 +334,15 @@ class OMASGAN(Detector):
         return diagnostics.stage_report(self, as_tensor(data, "data"), labels)
 
     def _extra_state(self) -> dict:
-        if self.score_bank_sharded:
+        if self.score_bank_sharded_:
             raise RuntimeError("a model with a sharded score bank cannot be saved; redraw it unsharded first")
-        bank = self.score_bank.cpu() if isinstance(self.score_bank, torch.Tensor) else self.score_bank
-        return {"score_bank_values": self.score_bank_values.cpu(), "score_bank": bank,
-                "score_stats": self.score_stats.cpu(), "offset": self.offset}
+        bank = self.score_bank_.cpu() if isinstance(self.score_bank_, torch.Tensor) else self.score_bank_
+        return {"score_bank_values": self.score_bank_values_.cpu(), "score_bank": bank,
+                "score_stats": self.score_stats_.cpu(), "offset": self.offset_}
 
     def _load_extra_state(self, state: dict) -> None:
-        self.score_bank_values = state["score_bank_values"].to(self.torch_device)
+        self.score_bank_values_ = state["score_bank_values"].to(self.torch_device)
         bank = state["score_bank"]
-        self.score_bank = bank.to(self.torch_device) if isinstance(bank, torch.Tensor) else bank  # a tensor, .npy path or None
-        self.score_stats = state["score_stats"].to(self.torch_device)
-        self.offset = float(state.get("offset", 0.0))
+        self.score_bank_ = bank.to(self.torch_device) if isinstance(bank, torch.Tensor) else bank  # a tensor, .npy path or None
+        self.score_stats_ = state["score_stats"].to(self.torch_device)
+        self.offset_ = float(state.get("offset", 0.0))
