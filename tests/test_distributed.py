@@ -162,8 +162,8 @@ def _tiny_omasgan(out_dir, batch_size, **extra):
     from omasgan.models.omasgan.model import OMASGAN
 
     return OMASGAN(hidden=16, latent_dim=2, epochs=(2, 1, 1, 1), batch_size=batch_size, bank_size=64,
-                   score_bank_size=64, kappa=1.0, device="cpu", progress=False, out_dir=out_dir, seed=0,
-                   val_fraction=0.1, **extra)
+                   score_bank_size=64, kappa=1.0, score_bank_source="generator",  # a bank of G' that ranks can shard
+                   device="cpu", progress=False, out_dir=out_dir, seed=0, val_fraction=0.1, **extra)
 
 
 def _normal_points():
