@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import require_cpu_extension
+from conftest import backend_of, ours
 from omasgan.ops import dispersion
 
 N, DZ, DB, EPS = 256, 128, 3072, 1e-8
@@ -30,13 +30,13 @@ def _cdist(z, b):
 
 
 @pytest.mark.benchmark(group="dispersion p=2 fwd+bwd N=256 D=3072")
-@pytest.mark.parametrize("impl", ["omasgan_cpu", "torch_expand", "torch_cdist"])
+@pytest.mark.parametrize("impl", [*ours("cpu"), "torch_expand", "torch_cdist"])
 def test_forward_backward(measure, rng, impl):
     z = torch.randn(N, DZ, generator=rng, requires_grad=True)
     b = torch.randn(N, DB, generator=rng, requires_grad=True)
-    if impl == "omasgan_cpu":
-        require_cpu_extension()
-        fn = lambda: dispersion(z, b, eps=EPS, backend="cpu")  # noqa: E731
+    if impl.startswith("omasgan_"):
+        backend = backend_of(impl)
+        fn = lambda: dispersion(z, b, eps=EPS, backend=backend)  # noqa: E731
     else:
         fn = {"torch_expand": lambda: _expand(z, b), "torch_cdist": lambda: _cdist(z, b)}[impl]
 

@@ -14,7 +14,7 @@ import textwrap
 import pytest
 import torch
 
-from conftest import require_cpu_extension
+from conftest import backend_of, bare_kernel, ours, require_cpu_extension
 from omasgan.ops import min_distance
 
 D = 784
@@ -38,18 +38,17 @@ def _chunked_addmm_min(x, bank, chunk=4096):
 
 # ---------------------------------------------------------------------- p = 2, N=1024, Q=60000
 @pytest.mark.benchmark(group="min_distance p=2 N=1024 Q=60000 D=784")
-@pytest.mark.parametrize("impl", ["omasgan_cpu", "omasgan_cpu_kernel", "torch_cdist_min", "bare_mm", "chunked_addmm_min"])
+@pytest.mark.parametrize("impl", [*ours("cpu", kernel=True), "torch_cdist_min", "bare_mm", "chunked_addmm_min"])
 def test_p2_large(measure, rng, impl):
-    """omasgan_cpu is the public op (argument checks included); omasgan_cpu_kernel the bare _C call."""
+    """omasgan_cpu is the public op (argument checks included); omasgan_cpu_kernel the bare kernel call."""
     x, bank = _inputs(rng, 1024, 60000)
-    if impl.startswith("omasgan_cpu"):
-        require_cpu_extension()
-        from omasgan import _C
-
-        fn = {
-            "omasgan_cpu": lambda: min_distance(x, bank, backend="cpu"),
-            "omasgan_cpu_kernel": lambda: _C.min_distance_cpu(x, bank, 2.0, 1.0),
-        }[impl]
+    if impl.startswith("omasgan_"):
+        backend = backend_of(impl)
+        if impl.endswith("_kernel"):
+            kernel = bare_kernel("min_distance", backend)
+            fn = lambda: kernel(x, bank, 2.0, 1.0)  # noqa: E731
+        else:
+            fn = lambda: min_distance(x, bank, backend=backend)  # noqa: E731
     else:
         fn = {
             "torch_cdist_min": lambda: torch.cdist(x, bank).min(1),
@@ -79,25 +78,25 @@ def test_p2_large_pykeops(measure, rng):
 # -------------------------------------------------------------------- p = 1, 3, N=256, Q=8192
 @pytest.mark.benchmark(group="min_distance p!=2 N=256 Q=8192 D=784")
 @pytest.mark.parametrize("p", [1.0, 3.0])
-@pytest.mark.parametrize("impl", ["omasgan_cpu", "torch_cdist_min"])
+@pytest.mark.parametrize("impl", [*ours("cpu"), "torch_cdist_min"])
 def test_p_other(measure, rng, impl, p):
     x, bank = _inputs(rng, 256, 8192)
-    if impl == "omasgan_cpu":
-        require_cpu_extension()
-        measure(lambda: min_distance(x, bank, p=p, backend="cpu"))
+    if impl.startswith("omasgan_"):
+        backend = backend_of(impl)
+        measure(lambda: min_distance(x, bank, p=p, backend=backend))
     else:
         measure(lambda: torch.cdist(x, bank, p=p).min(1))
 
 
 # ------------------------------------------------------ forward + backward, N=1024, Q=20000
 @pytest.mark.benchmark(group="min_distance p=2 fwd+bwd N=1024 Q=20000 D=784")
-@pytest.mark.parametrize("impl", ["omasgan_cpu", "torch_cdist_min"])
+@pytest.mark.parametrize("impl", [*ours("cpu"), "torch_cdist_min"])
 def test_forward_backward(measure, rng, impl):
     x, bank = _inputs(rng, 1024, 20000)
     x.requires_grad_(True)
-    if impl == "omasgan_cpu":
-        require_cpu_extension()
-        values = lambda: min_distance(x, bank, backend="cpu")[0]  # noqa: E731
+    if impl.startswith("omasgan_"):
+        backend = backend_of(impl)
+        values = lambda: min_distance(x, bank, backend=backend)[0]  # noqa: E731
     else:
         values = lambda: torch.cdist(x, bank).min(1).values  # noqa: E731
 

@@ -7,19 +7,19 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import require_cpu_extension
+from conftest import backend_of, ours
 from omasgan.ops import pairwise_distance
 
 
 @pytest.mark.benchmark(group="pairwise_distance fwd+bwd N=M=512 D=784")
 @pytest.mark.parametrize("p", [1.0, 2.0, 3.0])
-@pytest.mark.parametrize("impl", ["omasgan_cpu", "torch_cdist"])
+@pytest.mark.parametrize("impl", [*ours("cpu"), "torch_cdist"])
 def test_forward_backward(measure, rng, impl, p):
     x = torch.randn(512, 784, generator=rng, requires_grad=True)
     y = torch.randn(512, 784, generator=rng, requires_grad=True)
-    if impl == "omasgan_cpu":
-        require_cpu_extension()
-        fn = lambda: pairwise_distance(x, y, p=p, backend="cpu")  # noqa: E731
+    if impl.startswith("omasgan_"):
+        backend = backend_of(impl)
+        fn = lambda: pairwise_distance(x, y, p=p, backend=backend)  # noqa: E731
     else:
         fn = lambda: torch.cdist(x, y, p=p)  # noqa: E731
 

@@ -62,11 +62,6 @@ def value_exponent(p: float, q: float) -> float:
     return q if math.isinf(p) else q / p
 
 
-def scale_exponent(p: float, q: float) -> float:
-    """The e with ||u||_p^(q - p) = key^e, the scale of d||u||_p^q / du (p = inf: ||u||^(q - 1))."""
-    return q - 1.0 if math.isinf(p) else (q - p) / p
-
-
 def safe_bounds(dtype: torch.dtype) -> tuple[float, float]:
     """(lo, hi): the range of trusted keys for the kernels' `lo`, `hi` arguments."""
     return math.sqrt(torch.finfo(dtype).tiny), torch.finfo(dtype).max

@@ -33,8 +33,10 @@ from pathlib import Path
 
 import torch
 
+from omasgan.ops._common import auto_preference
+
 N, Q, D = 4096, 262144, 784
-KERNEL_BACKENDS = ("cuda", "triton")
+KERNEL_BACKENDS = auto_preference("cuda")  # the backends "auto" may pick for CUDA tensors: cuda, triton
 
 
 # --------------------------------------------------------------------------------------- helpers

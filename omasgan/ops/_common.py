@@ -3,7 +3,7 @@
 Kernel contract (every backend, every op): inputs arrive 2-D (or 1-D for f-divergences),
 contiguous, on one device, all float32 or all float64; p is a float in [1, inf], q > 0.
 
-Numerics (issue 11): a result is right wherever its true value is representable in the dtype, and
+Numerics: a result is right wherever its true value is representable in the dtype, and
 the fast paths stay as they were. Two mechanisms, the same on every backend:
 - Values (pairwise_distance, the selected pair of min_distance, dispersion's pair norms): a pair's
   power sum s = sum_k |u_k|^p is trusted when safe_sum_lo <= s < inf. Below that, terms may have
@@ -21,6 +21,7 @@ the fast paths stay as they were. Two mechanisms, the same on every backend:
 """
 from __future__ import annotations
 
+import importlib
 import math
 import os
 from collections.abc import Callable
@@ -30,8 +31,6 @@ from numbers import Real
 import torch
 
 from omasgan import _ext
-
-BACKENDS = ("auto", "torch", "cpu", "cuda", "triton")
 
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -135,6 +134,33 @@ def op_inputs(tensors: dict[str, torch.Tensor], backend: str, *, p=None, q=None,
 
 
 # -------------------------------------------------------------------------------------- backends
+# Every backend is one `Backend` record in REGISTRY, and one entry in each op's `KernelTable`
+# (omasgan/ops/<op>.py). BACKENDS, available_backends, resolve_backend (its preference for "auto"
+# and its error messages), the tests' and the benchmarks' backend lists are all read from these.
+@dataclass(frozen=True)
+class Backend:
+    """One backend: where it can run, how to tell whether it can run here, and what it needs."""
+
+    name: str
+    needs: str  # completes "backend='<name>' needs ...; tensors are on <device>, available: [...]"
+    devices: tuple[str, ...] | None = None  # device types it serves; None: any (then `usable` decides)
+    usable: Callable[[torch.device], bool] | None = None  # on a device it serves; None: always
+    auto: tuple[str, ...] = ()  # device types on which "auto" picks it (the first usable in REGISTRY order)
+    fallback_warning: Callable[[str], None] | None = None  # called with the device type when "auto" has
+    # to fall back to torch on a device where this backend is preferred (once per process)
+
+    def serves(self, device: torch.device) -> bool:
+        return (self.devices is None or device.type in self.devices) and (self.usable is None or self.usable(device))
+
+
+def _cpu_extension_usable(device: torch.device) -> bool:
+    return _ext.has("min_distance_cpu")
+
+
+def _cuda_extension_usable(device: torch.device) -> bool:
+    return _ext.has("min_distance_cuda")
+
+
 def _triton_usable(device: torch.device) -> bool:
     if device.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
         return False
@@ -145,17 +171,34 @@ def _triton_usable(device: torch.device) -> bool:
     return True
 
 
+REGISTRY: dict[str, Backend] = {
+    b.name: b
+    for b in (
+        Backend("torch", needs="nothing"),  # the reference: always there, and auto's fallback
+        Backend("cpu", devices=("cpu",), usable=_cpu_extension_usable, auto=("cpu",),
+                fallback_warning=_ext.warn_torch_fallback,
+                needs="CPU tensors and the built extension omasgan._C"),
+        Backend("cuda", devices=("cuda",), usable=_cuda_extension_usable, auto=("cuda",),
+                fallback_warning=_ext.warn_torch_fallback,
+                needs="CUDA tensors and omasgan._C built with its CUDA half"),
+        Backend("triton", usable=_triton_usable, auto=("cuda",),
+                needs="triton, and CUDA tensors (or TRITON_INTERPRET=1 for CPU tensors)"),
+    )
+}
+
+BACKENDS = ("auto", *REGISTRY)
+
+
+def auto_preference(device_type: str) -> tuple[str, ...]:
+    """The backends "auto" tries on tensors of `device_type`, in order (torch comes after them all).
+    Also what the benchmarks time on that device type."""
+    return tuple(name for name, b in REGISTRY.items() if device_type in b.auto)
+
+
 def available_backends(device: torch.device | str = "cpu") -> list[str]:
     """Backends that can run on tensors of `device` in this process."""
     device = torch.device(device)
-    found = ["torch"]
-    if device.type == "cpu" and _ext.has("min_distance_cpu"):
-        found.append("cpu")
-    if device.type == "cuda" and _ext.has("min_distance_cuda"):
-        found.append("cuda")
-    if _triton_usable(device):
-        found.append("triton")
-    return found
+    return [name for name, b in REGISTRY.items() if b.serves(device)]
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:
@@ -168,21 +211,57 @@ def resolve_backend(backend: str, device: torch.device) -> str:
             raise ValueError(f"$OMASGAN_BACKEND must be one of {', '.join(BACKENDS)}; got {backend!r}")
     have = available_backends(device)
     if backend == "auto":
-        preference = ("cuda", "triton") if device.type == "cuda" else ("cpu",)
+        preference = auto_preference(device.type)
         for name in preference:
             if name in have:
                 return name
-        if device.type in ("cpu", "cuda"):
-            _ext.warn_torch_fallback(device.type)
+        warn = next((REGISTRY[n].fallback_warning for n in preference if REGISTRY[n].fallback_warning), None)
+        if warn is not None:
+            warn(device.type)
         return "torch"
     if backend not in have:
-        why = {
-            "cpu": "CPU tensors and the built extension omasgan._C",
-            "cuda": "CUDA tensors and omasgan._C built with its CUDA half",
-            "triton": "triton, and CUDA tensors (or TRITON_INTERPRET=1 for CPU tensors)",
-        }[backend]
-        raise ValueError(f"backend={backend!r} needs {why}; tensors are on {device}, available: {have}")
+        raise ValueError(f"backend={backend!r} needs {REGISTRY[backend].needs}; tensors are on {device}, available: {have}")
     return backend
+
+
+class KernelTable:
+    """One op's implementations: backend name -> a loader, called with no arguments when the op runs
+    (inside its torch.library.custom_op), that returns what the op calls on that backend (one
+    function, or a (forward, backward) pair). Every backend of REGISTRY has exactly one entry: a
+    backend added there without one here fails at import, naming the op."""
+
+    def __init__(self, op: str, **loaders: Callable[[], object]):
+        missing, unknown = [b for b in REGISTRY if b not in loaders], [b for b in loaders if b not in REGISTRY]
+        if missing or unknown:
+            raise TypeError(f"{op}'s KernelTable must have one entry per backend of REGISTRY; "
+                            f"missing: {missing}, not backends: {unknown}")
+        self.op = op
+        self.loaders = loaders
+
+    def __call__(self, backend: str):
+        return self.loaders[backend]()
+
+
+def given(*implementations: Callable) -> Callable[[], object]:
+    """A KernelTable entry for functions at hand (the torch references)."""
+    return lambda: implementations[0] if len(implementations) == 1 else implementations
+
+
+def extension(*symbols: str) -> Callable[[], object]:
+    """A KernelTable entry for kernels of omasgan._C, looked up by name when first used; RuntimeError
+    (saying why) where the extension lacks them."""
+    return lambda: _ext.kernel(symbols[0]) if len(symbols) == 1 else tuple(_ext.kernel(s) for s in symbols)
+
+
+def module_functions(module: str, *names: str) -> Callable[[], object]:
+    """A KernelTable entry for functions of a module imported when first used (the Triton kernels:
+    module "omasgan.kernels.<op>")."""
+
+    def load():
+        found = importlib.import_module(module)
+        return getattr(found, names[0]) if len(names) == 1 else tuple(getattr(found, n) for n in names)
+
+    return load
 
 
 # ------------------------------------------------------------------------------------- numerics

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import torch
 
-from omasgan import _ext
 from omasgan.ops import _common as C
 from omasgan.ops.pairwise_distance import reference as _pairwise, reference_backward as _pairwise_backward
 
@@ -54,19 +53,20 @@ def reference_backward(grad, z, b, p, q, eps):
     return grad_z, grad_b
 
 
-def _kernels(backend: str):
-    if backend == "torch":
-        return reference, reference_backward
-    if backend in ("cpu", "cuda"):
-        return _ext.kernel(f"dispersion_{backend}"), _ext.kernel(f"dispersion_backward_{backend}")
-    from omasgan.kernels import dispersion as tk
+# backend -> (forward, backward): one entry per backend of omasgan.ops._common.REGISTRY
+KERNELS = C.KernelTable(
+    "dispersion",
+    torch=C.given(reference, reference_backward),
+    cpu=C.extension("dispersion_cpu", "dispersion_backward_cpu"),
+    cuda=C.extension("dispersion_cuda", "dispersion_backward_cuda"),
+    triton=C.module_functions("omasgan.kernels.dispersion", "dispersion", "dispersion_backward"),
+)
 
-    return tk.dispersion, tk.dispersion_backward
 
 
 @torch.library.custom_op("omasgan::dispersion", mutates_args=())
 def _dispersion_op(z: torch.Tensor, b: torch.Tensor, p: float, q: float, eps: float, backend: str) -> torch.Tensor:
-    return _kernels(backend)[0](z, b, p, q, eps)
+    return KERNELS(backend)[0](z, b, p, q, eps)
 
 
 @_dispersion_op.register_fake
@@ -78,7 +78,7 @@ def _(z, b, p, q, eps, backend):
 def _dispersion_backward_op(
     grad: torch.Tensor, z: torch.Tensor, b: torch.Tensor, p: float, q: float, eps: float, backend: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    return _kernels(backend)[1](grad, z, b, p, q, eps)
+    return KERNELS(backend)[1](grad, z, b, p, q, eps)
 
 
 @_dispersion_backward_op.register_fake

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from omasgan import _ext, divergences
+from omasgan import divergences
 from omasgan.ops import _common as C
 
 
@@ -25,19 +25,20 @@ def reference_backward(grad: torch.Tensor, v_p: torch.Tensor, v_q: torch.Tensor,
     return grad * div.dg(v_p) / v_p.numel(), -grad * div.dfstar_g(v_q) / v_q.numel()
 
 
-def _kernels(backend: str):
-    if backend == "torch":
-        return reference, reference_backward
-    if backend in ("cpu", "cuda"):
-        return _ext.kernel(f"f_divergence_bound_{backend}"), _ext.kernel(f"f_divergence_bound_backward_{backend}")
-    from omasgan.kernels import f_divergence as tk
+# backend -> (forward, backward) of the bound: one entry per backend of omasgan.ops._common.REGISTRY
+KERNELS = C.KernelTable(
+    "f_divergence_bound",
+    torch=C.given(reference, reference_backward),
+    cpu=C.extension("f_divergence_bound_cpu", "f_divergence_bound_backward_cpu"),
+    cuda=C.extension("f_divergence_bound_cuda", "f_divergence_bound_backward_cuda"),
+    triton=C.module_functions("omasgan.kernels.f_divergence", "f_divergence_bound", "f_divergence_bound_backward"),
+)
 
-    return tk.f_divergence_bound, tk.f_divergence_bound_backward
 
 
 @torch.library.custom_op("omasgan::f_divergence_bound", mutates_args=())
 def _bound_op(v_p: torch.Tensor, v_q: torch.Tensor, code: int, backend: str) -> torch.Tensor:
-    return _kernels(backend)[0](v_p, v_q, code)
+    return KERNELS(backend)[0](v_p, v_q, code)
 
 
 @_bound_op.register_fake
@@ -49,7 +50,7 @@ def _(v_p, v_q, code, backend):
 def _bound_backward_op(
     grad: torch.Tensor, v_p: torch.Tensor, v_q: torch.Tensor, code: int, backend: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    return _kernels(backend)[1](grad, v_p, v_q, code)
+    return KERNELS(backend)[1](grad, v_p, v_q, code)
 
 
 @_bound_backward_op.register_fake

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import torch
 
-from omasgan import _ext
 from omasgan.ops import _common as C
 from omasgan.ops.pairwise_distance import reference as _pairwise_reference
 
@@ -29,14 +28,15 @@ def reference(x: torch.Tensor, bank: torch.Tensor, p: float, q: float):
     return best[0].pow(q), best[1]
 
 
-def _kernel(backend: str):
-    if backend == "torch":
-        return reference
-    if backend in ("cpu", "cuda"):
-        return _ext.kernel(f"min_distance_{backend}")
-    from omasgan.kernels import min_distance as tk
+# backend -> kernel(x, bank, p, q): one entry per backend of omasgan.ops._common.REGISTRY
+KERNELS = C.KernelTable(
+    "min_distance",
+    torch=C.given(reference),
+    cpu=C.extension("min_distance_cpu"),
+    cuda=C.extension("min_distance_cuda"),
+    triton=C.module_functions("omasgan.kernels.min_distance", "min_distance"),
+)
 
-    return tk.min_distance
 
 
 def ranked_safely(kernel, x: torch.Tensor, bank: torch.Tensor, p: float, q: float, amax: float = -1.0):
@@ -60,7 +60,7 @@ def ranked_safely(kernel, x: torch.Tensor, bank: torch.Tensor, p: float, q: floa
 def _min_distance_op(
     x: torch.Tensor, bank: torch.Tensor, p: float, q: float, backend: str, amax: float = -1.0
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    return ranked_safely(_kernel(backend), x, bank, p, q, amax)
+    return ranked_safely(KERNELS(backend), x, bank, p, q, amax)
 
 
 @_min_distance_op.register_fake
@@ -112,8 +112,24 @@ class _GatheredDistance(torch.autograd.Function):
 def _in_memory_min_distance(x: torch.Tensor, bank: torch.Tensor, p: float = 2.0, q: float = 1.0, *, backend: str = "auto"):
     """`omasgan.ops.min_distance` for a bank that is a tensor on x's device (see there)."""
     a = C.op_inputs({"x": x, "bank": bank}, backend, p=p, q=q, check=_check_shapes)
-    values, indices = _min_distance_op(*a.tensors, a.p, a.q, a.backend, a.amax)  # amax -1.0: inside torch.compile
+    values, indices = _unchecked_min_distance(*a.tensors, a.p, a.q, a.backend, a.amax)  # amax -1.0: inside torch.compile
     return values.to(x.dtype), indices
+
+
+def _unchecked_min_distance(x2: torch.Tensor, bank2: torch.Tensor, p: float, q: float, backend: str, amax: float = -1.0):
+    """The in-memory op on arguments already checked (what `C.op_inputs` gives): x2 [N, D] and bank2
+    [Q >= 1, D] contiguous on one device in one compute dtype, free of NaN/inf; p, q floats; backend
+    concrete; amax max |x2|, |bank2| (-1.0: unknown). Returns values in the compute dtype. For callers
+    that check once and search many times (a streamed bank's chunks, leave-self-out's row chunks)."""
+    return _min_distance_op(x2, bank2, p, q, backend, amax)
+
+
+def check_bank_chunk(x2: torch.Tensor, chunk: torch.Tensor) -> float:
+    """What is new about one more bank chunk for an already checked x2 [N, D] (its shape, no NaN/inf,
+    the messages of the in-memory op); returns max |chunk|. The chunk must already be a float tensor
+    on x2's device."""
+    _check_shapes(x2, chunk)
+    return C.check_finite(chunk, "bank")
 
 
 def _check_shapes(x2: torch.Tensor, bank2: torch.Tensor) -> None:

@@ -12,13 +12,16 @@ rows `_common.selected_pair_grad`, for every path.
 """
 from __future__ import annotations
 
+import itertools
+
 import torch
 import torch.distributed as dist
 
 from omasgan.distributed import is_distributed
+from omasgan.ops import _common as C
 from omasgan.ops._common import merge_min
-from omasgan.ops.min_distance import _in_memory_min_distance
-from omasgan.ops.pairwise_distance import pairwise_distance
+from omasgan.ops.min_distance import _in_memory_min_distance, _unchecked_min_distance
+from omasgan.ops.pairwise_distance import unchecked_pairwise_distance
 from omasgan.ops.sharded import collective_min_distance
 from omasgan.ops.streaming import streamed_min_distance
 
@@ -93,24 +96,39 @@ def leave_self_out_min_distance(bank: torch.Tensor, p: float = 2.0, q: float = 1
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    flat = bank.flatten(1)
+    flat = C.rows(C.check_tensor(bank, "bank"), "bank")
     if len(flat) == 1:
         return flat.new_full((1,), float("inf")), torch.full((1,), -1, dtype=torch.long, device=flat.device)
-    parts = [_chunk_nearest_other(flat, a, min(a + chunk_size, len(flat)), p, q, backend)
-             for a in range(0, len(flat), chunk_size)]
+    # Checked once for the whole bank, not again in each chunk's searches (which then run unchecked):
+    # p, q, D, no NaN/inf (one pass, chunk by chunk, which also gives each search's max |.|), backend.
+    p, q = C.check_p_q(p, q)
+    if flat.shape[1] == 0:
+        raise ValueError("bank must have at least one feature, got D = 0")
+    out_dtype = flat.dtype
+    flat = C.prepare(flat, C.compute_dtype(flat))
+    bounds = [(a, min(a + chunk_size, len(flat))) for a in range(0, len(flat), chunk_size)]
+    amax = [C.check_finite(flat[a:b], "bank") for a, b in bounds]
+    backend = C.resolve_backend(backend, flat.device)
+    before = list(itertools.accumulate([-1.0] + amax[:-1], max))  # max |.| of the rows before chunk k
+    after = list(itertools.accumulate([-1.0] + amax[:0:-1], max))[::-1]  # and of the rows after it
+    parts = [_chunk_nearest_other(flat, a, b, p, q, backend, (amax[k], before[k], after[k]), out_dtype)
+             for k, (a, b) in enumerate(bounds)]
     return torch.cat([v for v, _ in parts]), torch.cat([i for _, i in parts])
 
 
-def _chunk_nearest_other(flat: torch.Tensor, a: int, b: int, p: float, q: float, backend: str):
-    """Rows [a, b) of flat [Q, D] -> (values [b - a], indices [b - a]) over every other row."""
+def _chunk_nearest_other(flat: torch.Tensor, a: int, b: int, p: float, q: float, backend: str,
+                         amax: tuple[float, float, float], out_dtype: torch.dtype):
+    """Rows [a, b) of flat [Q, D] (checked, in the compute dtype) -> (values [b - a] in out_dtype,
+    indices [b - a]) over every other row; amax: max |.| of the chunk, of the rows before it, after it."""
     chunk = flat[a:b]
-    within = pairwise_distance(chunk, chunk, p, q, backend=backend)
+    within = unchecked_pairwise_distance(chunk, chunk, p, q, backend).to(out_dtype)
     within.fill_diagonal_(float("inf"))
     values, indices = within.min(dim=1)
     best = (values, indices + a)
     if a > 0:
-        best = merge_min(best, min_distance(chunk, flat[:a], p, q, backend=backend))
+        values, indices = _unchecked_min_distance(chunk, flat[:a], p, q, backend, max(amax[0], amax[1]))
+        best = merge_min(best, (values.to(out_dtype), indices))
     if b < len(flat):
-        values, indices = min_distance(chunk, flat[b:], p, q, backend=backend)
-        best = merge_min(best, (values, indices + b))
+        values, indices = _unchecked_min_distance(chunk, flat[b:], p, q, backend, max(amax[0], amax[2]))
+        best = merge_min(best, (values.to(out_dtype), indices + b))
     return best[0], best[1]

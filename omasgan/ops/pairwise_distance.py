@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import torch
 
-from omasgan import _ext
 from omasgan.ops import _common as C
 
 _CHUNK_ELEMENTS = 1 << 24  # rows of x per chunk so that chunk * M * D stays near this
@@ -41,19 +40,20 @@ def reference_backward(grad, x, y, dist, p, q):
     return grad_x, grad_y
 
 
-def _kernels(backend: str):
-    if backend == "torch":
-        return reference, reference_backward
-    if backend in ("cpu", "cuda"):
-        return _ext.kernel(f"pairwise_distance_{backend}"), _ext.kernel(f"pairwise_distance_backward_{backend}")
-    from omasgan.kernels import pairwise_distance as tk
+# backend -> (forward, backward): one entry per backend of omasgan.ops._common.REGISTRY
+KERNELS = C.KernelTable(
+    "pairwise_distance",
+    torch=C.given(reference, reference_backward),
+    cpu=C.extension("pairwise_distance_cpu", "pairwise_distance_backward_cpu"),
+    cuda=C.extension("pairwise_distance_cuda", "pairwise_distance_backward_cuda"),
+    triton=C.module_functions("omasgan.kernels.pairwise_distance", "pairwise_distance", "pairwise_distance_backward"),
+)
 
-    return tk.pairwise_distance, tk.pairwise_distance_backward
 
 
 @torch.library.custom_op("omasgan::pairwise_distance", mutates_args=())
 def _pairwise_op(x: torch.Tensor, y: torch.Tensor, p: float, q: float, backend: str) -> torch.Tensor:
-    return _kernels(backend)[0](x, y, p, q)
+    return KERNELS(backend)[0](x, y, p, q)
 
 
 @_pairwise_op.register_fake
@@ -65,7 +65,7 @@ def _(x, y, p, q, backend):
 def _pairwise_backward_op(
     grad: torch.Tensor, x: torch.Tensor, y: torch.Tensor, dist: torch.Tensor, p: float, q: float, backend: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    return _kernels(backend)[1](grad.contiguous(), x, y, dist, p, q)
+    return KERNELS(backend)[1](grad.contiguous(), x, y, dist, p, q)
 
 
 @_pairwise_backward_op.register_fake
@@ -102,4 +102,10 @@ def pairwise_distance(x: torch.Tensor, y: torch.Tensor, p: float = 2.0, q: float
         u / max |u|: omasgan.ops._common, "Numerics").
     """
     a = C.op_inputs({"x": x, "y": y}, backend, p=p, q=q, check=lambda x2, y2: C.check_features(x2, "x", y2, "y"))
-    return _pairwise_op(*a.tensors, a.p, a.q, a.backend).to(x.dtype)
+    return unchecked_pairwise_distance(*a.tensors, a.p, a.q, a.backend).to(x.dtype)
+
+
+def unchecked_pairwise_distance(x2: torch.Tensor, y2: torch.Tensor, p: float, q: float, backend: str) -> torch.Tensor:
+    """The op on arguments already checked (what `C.op_inputs` gives: [N, D] and [M, D] contiguous on
+    one device in one compute dtype, free of NaN/inf; p, q floats; backend concrete), in that dtype."""
+    return _pairwise_op(x2, y2, p, q, backend)

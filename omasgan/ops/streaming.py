@@ -1,7 +1,8 @@
 """min_distance against a bank that does not live in x's device memory.
 
 A bank can be far larger than device memory (millions of generator samples or training images).
-Here it is streamed in chunks of rows, each chunk goes through the in-memory op, and a running
+Here it is streamed in chunks of rows, each chunk goes through the in-memory op (x and the settings
+checked once for the whole pass, each chunk only for its own shape and values), and a running
 (value, index) per query is kept by `omasgan.ops._common.merge_min`, so an earlier chunk wins
 ties and the result is the in-memory one: the same values, the lowest index on exact ties. (The one
 case where the index can differ: two different distances whose q-th powers round to the same
@@ -30,7 +31,7 @@ import numpy as np
 import torch
 
 from omasgan.ops import _common as C
-from omasgan.ops.min_distance import _in_memory_min_distance, attach_gradient
+from omasgan.ops.min_distance import _unchecked_min_distance, attach_gradient, check_bank_chunk
 
 CHUNK_BYTES = 128 << 20  # one staging buffer: small next to the bank, large enough that per-call costs vanish
 
@@ -92,12 +93,18 @@ def scan_bank(x, bank, p=2.0, q=1.0, *, backend="auto", chunk_rows=None, allow_e
         return Scan(x2.new_full((n,), float("inf"), dtype=dtype), x2.new_zeros(n, dtype=torch.long),
                     x2.new_zeros((n, x2.shape[1]), dtype=dtype), 0)
     dtype = C.compute_dtype(x2, _as_probe(first))
-    x_work = x2.to(dtype)
+    # x and the settings are checked once here, not again for every chunk: each chunk is checked only
+    # for what is new about it (its shape, its values), then searched without the public op's checks.
+    x_work = C.prepare(x2, dtype)
+    x_amax = C.check_finite(x_work, "x")
+    backend = C.resolve_backend(backend, x.device)
     best = None
     count = 0
     with torch.no_grad():
         for chunk in _to_device(_chain(first, chunks), x.device, dtype, chunk_rows):
-            values, indices = _in_memory_min_distance(x_work, chunk, p, q, backend=backend)
+            chunk = chunk.contiguous()
+            amax = max(x_amax, check_bank_chunk(x_work, chunk))
+            values, indices = _unchecked_min_distance(x_work, chunk, p, q, backend, amax)
             best = C.merge_min(best, (values, indices + count, chunk[indices]))  # lowest index on ties
             count += chunk.shape[0]
     return Scan(*best, count)
