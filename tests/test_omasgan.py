@@ -228,7 +228,7 @@ def test_monotone_fd_rises_as_the_critic_finds_x_less_like_the_data(name):
 
 def test_unit_space_compares_shapes_not_ink():
     model = OMASGAN(space="unit", blur=1)
-    model.offset_ = -1.0
+    model.space_, model.blur_, model.offset_ = "unit", 1, -1.0  # the fitted state embed reads
     images = torch.rand(4, 1, 8, 8) * 2 - 1
     faint = (images + 1) * 0.2 - 1  # the same strokes with a fifth of the ink
     assert torch.allclose(model.embed(images), model.embed(faint), atol=1e-6)

@@ -95,15 +95,17 @@ def test_model_files_with_the_earlier_settings_still_load(tmp_path):
 
 
 def test_space_means_the_same_in_knn_and_omasgan():
-    """NearestNeighbour(space="unit", blur=1) is OMASGAN's manifold term (image library form) alone:
-    the standardised term is an increasing affine map of the nearest neighbour's score."""
+    """NearestNeighbour(space="auto") is OMASGAN's manifold term (image library form) alone: both
+    choose the same space, and the standardised term is an increasing affine map of the nearest
+    neighbour's score."""
     from omasgan import NearestNeighbour
 
     torch.manual_seed(0)
     train, test = torch.rand(120, 1, 8, 8) * 2 - 1, torch.rand(30, 1, 8, 8) * 2 - 1
-    knn = NearestNeighbour(space="unit", blur=1, progress=False).fit(train, val_data=train[:10])
+    knn = NearestNeighbour(space="auto", progress=False).fit(train, val_data=train[:10])
     model = OMASGAN(epochs=(1, 1, 1, 1), hidden=16, bank_size=16, score_bank_size=16, progress=False)
     model.fit(train, val_data=train[:10])
+    assert (model.space_, model.blur_, model.space_scores_) == (knn.space_, knn.blur_, knn.space_scores_)
     manifold = model.score_terms(test)["manifold"]
     scale = model.score_stats_[2, 1].item()
     shift = model.score_stats_[2, 0].item()

@@ -1,9 +1,9 @@
 """Nearest-neighbour anomaly detection: the anchor every GAN must beat (docs/method.md section 3).
 
 score(x*) = min_j ||e(x*) - e(x_j)||_p^q over the normal training samples x_j, where the
-embedding e is one of omasgan.spaces' ("pixel": the flattened samples; "unit", with `blur`: the
-space of OMASGAN's manifold term, so NearestNeighbour(space="unit", blur=1) is that term alone)
-or the features of the discriminator of a DCGAN trained on the normal data (space="critic"). The minimum runs on
+embedding e is one of omasgan.spaces' ("pixel": the flattened samples; "unit", with `blur`; "auto":
+the one of these that omasgan.spaces.choose picks on the normal data, the space of OMASGAN's
+manifold term, so NearestNeighbour(space="auto") is that term alone) or the features of the discriminator of a DCGAN trained on the normal data (space="critic"). The minimum runs on
 `omasgan.ops.min_distance`, the same kernel as OMASGAN's distance term: it streams the bank and
 never forms the query x bank distance matrix.
 """
@@ -29,7 +29,8 @@ SPACES = (*spaces.SPACES, "critic")
 @dataclass
 class NearestNeighbourConfig(DCGANConfig):
     """p, q: the distance ||.||_p^q (p in [1, inf], q > 0). space: "pixel" (raw samples), "unit"
-    (omasgan.spaces: minus the training minimum, unit norm; OMASGAN's meaning) or "critic" (a
+    (omasgan.spaces: minus the training minimum, unit norm; OMASGAN's meaning), "auto" (one of
+    those and its blur, chosen at fit on the normal data: omasgan.spaces.choose) or "critic" (a
     trained DCGAN discriminator's features; the DCGAN settings, see DCGANConfig, apply to this
     space only). blur: binomial blur passes over images before "pixel" or "unit" (omasgan.spaces).
     backend: min_distance's backend ("auto" picks the fastest here)."""
@@ -46,6 +47,7 @@ class NearestNeighbourConfig(DCGANConfig):
         check_number(self, "q", low=0, low_open=True)
         check_choice(self, "space", SPACES)
         check_int(self, "blur", low=0)
+        spaces.check_setting(self.space, self.blur)
         check_choice(self, "backend", BACKENDS)
 
 
@@ -61,6 +63,9 @@ class NearestNeighbour(Detector):
     }
 
     bank_: torch.Tensor  # fitted: [Nb, F] the embedded normal training samples (a .npy path streams it)
+    space_: str = "pixel"  # fitted: the space and blur of the bank (space="auto": chosen at fit, omasgan.spaces)
+    blur_: int = 0
+    space_scores_: dict = {}  # space="auto": each candidate's AUROC on the task that chose it
 
     def _build(self, input_shape: tuple[int, ...]) -> None:
         if self.config.space == "critic":
@@ -71,11 +76,13 @@ class NearestNeighbour(Detector):
         c = self.config
         if c.space == "critic":
             return self.networks["discriminator"].features(x).flatten(1).float()
-        return spaces.embed(x, c.space, c.blur, self.offset_)
+        return spaces.embed(x, self.space_, self.blur_, self.offset_)
 
     def _fit(self, train: torch.Tensor, val: torch.Tensor, engine: Engine) -> None:
         c = self.config
         self.offset_ = float(train.min())  # the unit space's origin
+        self.space_, self.blur_, self.space_scores_ = (
+            (c.space, 0, {}) if c.space == "critic" else spaces.resolve(train, c.space, c.blur, self.offset_, c.p, c.seed))
         if c.space == "critic":
             seed_everything(c.seed, c.deterministic)
             dcgan = build_dcgan(tuple(train.shape[1:]), c, self.torch_device)
@@ -106,8 +113,12 @@ class NearestNeighbour(Detector):
         return values.cpu().double().numpy()
 
     def _extra_state(self) -> dict:
-        return {"bank": self.bank_.cpu(), "offset": self.offset_}  # key "bank": older files load
+        return {"bank": self.bank_.cpu(), "offset": self.offset_,  # key "bank": older files load
+                "space": self.space_, "blur": self.blur_, "space_scores": self.space_scores_}
 
     def _load_extra_state(self, state: dict) -> None:
         self.bank_ = state["bank"].to(self.torch_device)
         self.offset_ = float(state.get("offset", 0.0))  # files from before the unit space: pixel or critic only
+        self.space_ = str(state.get("space", self.config.space))  # files from before space="auto": as set
+        self.blur_ = int(state.get("blur", self.config.blur))
+        self.space_scores_ = dict(state.get("space_scores", {}))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from omasgan import divergences
-from omasgan.spaces import SPACES
+from omasgan.spaces import SPACES, check_setting
 from omasgan.models.base import DetectorConfig, check_choice, check_int, check_number
 from omasgan.models.omasgan import losses
 from omasgan.models.omasgan.networks import BOUNDARIES
@@ -33,7 +33,9 @@ class OMASGANConfig(DetectorConfig):
         scaled to unit l2 norm, so distances compare shapes, not the amount of ink (on pixels, a
         faint stroke is near every digit and faint noise pays as dispersion). blur: passes of a 3x3
         binomial filter over image samples ([C, H, W]) before that, so a stroke one pixel over is
-        near, not far (0 = none; ignored for other data).
+        near, not far (0 = none; ignored for other data). "auto": the space and blur (pixel or
+        unit, 0 or 1 pass) that omasgan.spaces.choose picks at fit from the normal training data
+        alone (it tells held-out images from copies with a pasted patch); pixel for non-images.
     Stage 3: alpha, beta. Stage 4: gamma (J sees the samples in `space`, reshaped back, so in the
         unit space it cannot separate B from the data by the amount of ink alone).
     Score: lambda_j (J's weight; 1 in the paper), lambda_s, kappa (manifold term, 0 = off),
@@ -113,6 +115,7 @@ class OMASGANConfig(DetectorConfig):
                               ("architecture", ARCHITECTURES), ("score_bank_source", SCORE_BANK_SOURCES),
                               ("boundary", BOUNDARIES), ("space", SPACES), ("score_form", SCORE_FORMS)):
             check_choice(self, name, allowed)
+        check_setting(self.space, self.blur)
         for name in ("gradient_penalty", "lambda_d", "mu", "lambda_j", "lambda_s", "kappa", "term_bound"):
             check_number(self, name, low=0)
         for name in ("alpha", "beta", "gamma"):

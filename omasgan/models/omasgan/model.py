@@ -35,6 +35,9 @@ class OMASGAN(Detector):
     score_bank_sharded_ = False  # True: score_bank_ is this rank's shard (omasgan.bank)
     score_stats_: torch.Tensor | None = None  # [3, 2] (mean, std) per SCORE_TERMS on validation
     offset_: float = 0.0  # the training data's minimum, the origin of the "unit" space
+    space_: str = "pixel"  # the space and blur distances are measured in (space="auto": chosen at fit)
+    blur_: int = 0
+    space_scores_: dict = {}  # space="auto": each candidate's AUROC on the task that chose it (omasgan.spaces.choose)
 
     # ------------------------------------------------------------------------------ building
     def _build(self, input_shape) -> None:
@@ -48,7 +51,7 @@ class OMASGAN(Detector):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """[B, ...] -> [B, D] float32: the samples in the space where distances are measured."""
-        return spaces.embed(x, self.config.space, self.config.blur, self.offset_)
+        return spaces.embed(x, self.space_, self.blur_, self.offset_)
 
     def j_view(self, x: torch.Tensor) -> torch.Tensor:
         """[B, ...] -> [B, ...]: what J sees of samples x: x in `space`, reshaped back (in the unit
@@ -209,7 +212,9 @@ class OMASGAN(Detector):
             raise ValueError(f"OMASGAN needs at least 2 training samples (its losses compare samples within a batch), "
                              f"got {len(train)} after holding out validation data")
         seed_everything(self.config.seed, self.config.deterministic)
+        c = self.config
         self.offset_ = float(train.min())
+        self.space_, self.blur_, self.space_scores_ = spaces.resolve(train, c.space, c.blur, self.offset_, c.p, c.seed)
         self._build(train.shape[1:])
         engine.fit(self.stages(self.training_subset(train), engine), self.networks, config=self.model_settings(),
                    resume=self.config.resume)
@@ -326,19 +331,22 @@ class OMASGAN(Detector):
         return {name: terms[:, i].double().numpy() for i, name in enumerate(SCORE_TERMS)}
 
     def stage_report(self, data, labels=None) -> dict:
-        """Stage 1's coverage and stage 2's spread and distance on normal `data` [M, ...] (labels [M]
-        optional, for recall per class); see omasgan.models.omasgan.diagnostics."""
+        """The space distances are measured in (with each candidate's score when space="auto"), stage
+        1's coverage and stage 2's spread and distance on normal `data` [M, ...] (labels [M] optional,
+        for recall per class); see omasgan.models.omasgan.diagnostics."""
         self._check_fitted()
         for net in self.networks.values():
             net.eval()
-        return diagnostics.stage_report(self, as_tensor(data, "data"), labels)
+        space = {"chosen": f"{self.space_}/{self.blur_}", "candidates": self.space_scores_}  # "space/blur"
+        return {"space": space, **diagnostics.stage_report(self, as_tensor(data, "data"), labels)}
 
     def _extra_state(self) -> dict:
         if self.score_bank_sharded_:
             raise RuntimeError("a model with a sharded score bank cannot be saved; redraw it unsharded first")
         bank = self.score_bank_.cpu() if isinstance(self.score_bank_, torch.Tensor) else self.score_bank_
         return {"score_bank_values": self.score_bank_values_.cpu(), "score_bank": bank,
-                "score_stats": self.score_stats_.cpu(), "offset": self.offset_}
+                "score_stats": self.score_stats_.cpu(), "offset": self.offset_,
+                "space": self.space_, "blur": self.blur_, "space_scores": self.space_scores_}
 
     def _load_extra_state(self, state: dict) -> None:
         self.score_bank_values_ = state["score_bank_values"].to(self.torch_device)
@@ -346,3 +354,7 @@ class OMASGAN(Detector):
         self.score_bank_ = bank.to(self.torch_device) if isinstance(bank, torch.Tensor) else bank  # a tensor, .npy path or None
         self.score_stats_ = state["score_stats"].to(self.torch_device)
         self.offset_ = float(state.get("offset", 0.0))
+        # Files from before space="auto" measured in the space and blur they were set to.
+        self.space_ = str(state.get("space", self.config.space))
+        self.blur_ = int(state.get("blur", self.config.blur))
+        self.space_scores_ = dict(state.get("space_scores", {}))

@@ -17,9 +17,10 @@ from __future__ import annotations
 from omasgan.models.base import by_shape
 
 _PAPER_FORM = dict(score_form="paper")
-# Images: the score is the manifold term over the normal training data in the blurred unit space;
+# Images: the score is the manifold term over the normal training data, in the space (pixel or unit,
+# blurred or not) that omasgan.spaces.choose picks for the data;
 # J and fD are trained and reported (score_terms) but weigh 0, since no positive weight helped.
-_LIBRARY_FORM_IMAGES = dict(space="unit", blur=1, boundary="latent", kappa=1.0, score_bank_source="data",
+_LIBRARY_FORM_IMAGES = dict(space="auto", boundary="latent", kappa=1.0, score_bank_source="data",
                             term_bound=3.0, lambda_j=0.0, lambda_s=0.0)
 # Vectors: J and fD rank anomalies, so they keep weight 1, bounded, beside the manifold term.
 _LIBRARY_FORM_VECTORS = dict(kappa=1.0, score_bank_source="data", term_bound=3.0, divergence="jensen_shannon")
