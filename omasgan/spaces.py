@@ -116,3 +116,35 @@ def resolve(train: torch.Tensor, space: str, blur: int, offset: float, p: float 
     if space != "auto":
         return space, blur, {}
     return choose(train, offset, p, seed)
+
+
+class FittedSpace:
+    """The fitted space of a detector whose config has `space`, `blur`, `p` and `seed` (mixed into
+    OMASGAN and the nearest neighbour): set by `fit_space`, saved by `space_state`, restored by
+    `load_space_state`."""
+
+    offset_: float = 0.0  # the training data's minimum, the origin of the "unit" space
+    space_: str = "pixel"  # the space and blur distances are measured in (space="auto": chosen at fit)
+    blur_: int = 0
+    space_scores_: dict = {}  # space="auto": each candidate's AUROC on the task that chose it
+
+    def fit_space(self, train: torch.Tensor) -> None:
+        """Sets the fitted space from normal training samples train [N, ...]."""
+        c = self.config
+        self.offset_ = float(train.min())
+        self.space_, self.blur_, self.space_scores_ = resolve(train, c.space, c.blur, self.offset_, c.p, c.seed)
+
+    def embed_in_space(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, ...] -> [B, D] float32: samples x in the fitted space."""
+        return embed(x, self.space_, self.blur_, self.offset_)
+
+    def space_state(self) -> dict:
+        return {"offset": self.offset_, "space": self.space_, "blur": self.blur_, "space_scores": self.space_scores_}
+
+    def load_space_state(self, state: dict) -> None:
+        # Files from before the unit space have no offset; from before space="auto", no space or
+        # blur: they measured in the space and blur they were set to.
+        self.offset_ = float(state.get("offset", 0.0))
+        self.space_ = str(state.get("space", self.config.space))
+        self.blur_ = int(state.get("blur", self.config.blur))
+        self.space_scores_ = dict(state.get("space_scores", {}))

@@ -51,7 +51,7 @@ class NearestNeighbourConfig(DCGANConfig):
         check_choice(self, "backend", BACKENDS)
 
 
-class NearestNeighbour(Detector):
+class NearestNeighbour(spaces.FittedSpace, Detector):
     """Distance to the nearest normal training sample, in pixel or critic-feature space."""
 
     name = "knn"
@@ -63,9 +63,7 @@ class NearestNeighbour(Detector):
     }
 
     bank_: torch.Tensor  # fitted: [Nb, F] the embedded normal training samples (a .npy path streams it)
-    space_: str = "pixel"  # fitted: the space and blur of the bank (space="auto": chosen at fit, omasgan.spaces)
-    blur_: int = 0
-    space_scores_: dict = {}  # space="auto": each candidate's AUROC on the task that chose it
+    # and offset_, space_, blur_, space_scores_: the fitted space (omasgan.spaces.FittedSpace)
 
     def _build(self, input_shape: tuple[int, ...]) -> None:
         if self.config.space == "critic":
@@ -76,13 +74,11 @@ class NearestNeighbour(Detector):
         c = self.config
         if c.space == "critic":
             return self.networks["discriminator"].features(x).flatten(1).float()
-        return spaces.embed(x, self.space_, self.blur_, self.offset_)
+        return self.embed_in_space(x)
 
     def _fit(self, train: torch.Tensor, val: torch.Tensor, engine: Engine) -> None:
         c = self.config
-        self.offset_ = float(train.min())  # the unit space's origin
-        self.space_, self.blur_, self.space_scores_ = (
-            (c.space, 0, {}) if c.space == "critic" else spaces.resolve(train, c.space, c.blur, self.offset_, c.p, c.seed))
+        self.fit_space(train)  # "critic" stays as set; its features replace the embedding
         if c.space == "critic":
             seed_everything(c.seed, c.deterministic)
             dcgan = build_dcgan(tuple(train.shape[1:]), c, self.torch_device)
@@ -113,12 +109,8 @@ class NearestNeighbour(Detector):
         return values.cpu().double().numpy()
 
     def _extra_state(self) -> dict:
-        return {"bank": self.bank_.cpu(), "offset": self.offset_,  # key "bank": older files load
-                "space": self.space_, "blur": self.blur_, "space_scores": self.space_scores_}
+        return {"bank": self.bank_.cpu(), **self.space_state()}  # key "bank": older files load
 
     def _load_extra_state(self, state: dict) -> None:
         self.bank_ = state["bank"].to(self.torch_device)
-        self.offset_ = float(state.get("offset", 0.0))  # files from before the unit space: pixel or critic only
-        self.space_ = str(state.get("space", self.config.space))  # files from before space="auto": as set
-        self.blur_ = int(state.get("blur", self.config.blur))
-        self.space_scores_ = dict(state.get("space_scores", {}))
+        self.load_space_state(state)

@@ -22,7 +22,7 @@ from omasgan.models.omasgan.networks import build_networks, copy_into, start_bou
 from omasgan.models.omasgan.presets import PRESETS
 from omasgan.ops import f_divergence_score, leave_self_out_min_distance, min_distance, sharded_min_distance
 
-class OMASGAN(Detector):
+class OMASGAN(spaces.FittedSpace, Detector):
     """OMASGAN anomaly detector. `OMASGAN(**settings)`, see `OMASGANConfig` for every setting."""
 
     name = "omasgan"
@@ -34,10 +34,7 @@ class OMASGAN(Detector):
     score_bank_: torch.Tensor | str | None = None  # [Qs, D] the manifold term's bank (or a .npy path), when kappa > 0
     score_bank_sharded_ = False  # True: score_bank_ is this rank's shard (omasgan.bank)
     score_stats_: torch.Tensor | None = None  # [3, 2] (mean, std) per SCORE_TERMS on validation
-    offset_: float = 0.0  # the training data's minimum, the origin of the "unit" space
-    space_: str = "pixel"  # the space and blur distances are measured in (space="auto": chosen at fit)
-    blur_: int = 0
-    space_scores_: dict = {}  # space="auto": each candidate's AUROC on the task that chose it (omasgan.spaces.choose)
+    # and offset_, space_, blur_, space_scores_: the fitted space (omasgan.spaces.FittedSpace)
 
     # ------------------------------------------------------------------------------ building
     def _build(self, input_shape) -> None:
@@ -51,7 +48,7 @@ class OMASGAN(Detector):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """[B, ...] -> [B, D] float32: the samples in the space where distances are measured."""
-        return spaces.embed(x, self.space_, self.blur_, self.offset_)
+        return self.embed_in_space(x)
 
     def j_view(self, x: torch.Tensor) -> torch.Tensor:
         """[B, ...] -> [B, ...]: what J sees of samples x: x in `space`, reshaped back (in the unit
@@ -212,9 +209,7 @@ class OMASGAN(Detector):
             raise ValueError(f"OMASGAN needs at least 2 training samples (its losses compare samples within a batch), "
                              f"got {len(train)} after holding out validation data")
         seed_everything(self.config.seed, self.config.deterministic)
-        c = self.config
-        self.offset_ = float(train.min())
-        self.space_, self.blur_, self.space_scores_ = spaces.resolve(train, c.space, c.blur, self.offset_, c.p, c.seed)
+        self.fit_space(train)
         self._build(train.shape[1:])
         engine.fit(self.stages(self.training_subset(train), engine), self.networks, config=self.model_settings(),
                    resume=self.config.resume)
@@ -345,16 +340,11 @@ class OMASGAN(Detector):
             raise RuntimeError("a model with a sharded score bank cannot be saved; redraw it unsharded first")
         bank = self.score_bank_.cpu() if isinstance(self.score_bank_, torch.Tensor) else self.score_bank_
         return {"score_bank_values": self.score_bank_values_.cpu(), "score_bank": bank,
-                "score_stats": self.score_stats_.cpu(), "offset": self.offset_,
-                "space": self.space_, "blur": self.blur_, "space_scores": self.space_scores_}
+                "score_stats": self.score_stats_.cpu(), **self.space_state()}
 
     def _load_extra_state(self, state: dict) -> None:
         self.score_bank_values_ = state["score_bank_values"].to(self.torch_device)
         bank = state["score_bank"]
         self.score_bank_ = bank.to(self.torch_device) if isinstance(bank, torch.Tensor) else bank  # a tensor, .npy path or None
         self.score_stats_ = state["score_stats"].to(self.torch_device)
-        self.offset_ = float(state.get("offset", 0.0))
-        # Files from before space="auto" measured in the space and blur they were set to.
-        self.space_ = str(state.get("space", self.config.space))
-        self.blur_ = int(state.get("blur", self.config.blur))
-        self.space_scores_ = dict(state.get("space_scores", {}))
+        self.load_space_state(state)
