@@ -68,7 +68,8 @@ def choose(train: torch.Tensor, offset: float, p: float = 2.0, seed: int = 0, he
     wins only if it beats plain pixels (CANDIDATES[0]) by more than the standard error of pixels'
     AUROC; otherwise pixels stay, so a transformed space must be clearly better on the data. The
     draws use their own generator (seed), so the training that follows sees the same random
-    stream. Samples that are not images get ("pixel", 0) and no scores."""
+    stream. Samples that are not images, and sets of fewer than 10 images (too few to hold any
+    out), get ("pixel", 0) and no scores."""
     from sklearn.metrics import roc_auc_score
 
     from omasgan.ops import min_distance
@@ -82,15 +83,15 @@ def choose(train: torch.Tensor, offset: float, p: float = 2.0, seed: int = 0, he
     queries = torch.cat([normal, pasted_patches(normal, g)])
     bank = train[order[n:n + bank_size]]
     labels = torch.cat([torch.zeros(n), torch.ones(n)]).numpy()
-    scores = {}
+    auroc = {}
     for space, blur in CANDIDATES:
         distance = min_distance(embed(queries, space, blur, offset), embed(bank, space, blur, offset), p, 1.0)[0]
-        scores[f"{space}/{blur}"] = float(roc_auc_score(labels, distance.double().numpy()))
-    best = max(CANDIDATES, key=lambda cand: scores[f"{cand[0]}/{cand[1]}"])
-    plain = f"{CANDIDATES[0][0]}/{CANDIDATES[0][1]}"
-    if scores[f"{best[0]}/{best[1]}"] - scores[plain] <= auroc_standard_error(scores[plain], n, n):
-        best = CANDIDATES[0]  # within the estimate's noise of plain pixels: keep them
-    return best[0], best[1], scores
+        auroc[space, blur] = float(roc_auc_score(labels, distance.double().numpy()))
+    plain = CANDIDATES[0]
+    best = max(CANDIDATES, key=auroc.get)
+    if auroc[best] - auroc[plain] <= auroc_standard_error(auroc[plain], n, n):
+        best = plain  # within the estimate's noise of plain pixels: keep them
+    return best[0], best[1], {f"{space}/{blur}": value for (space, blur), value in auroc.items()}
 
 
 def auroc_standard_error(auroc: float, positives: int, negatives: int) -> float:

@@ -3,7 +3,8 @@
 score(x*) = min_j ||e(x*) - e(x_j)||_p^q over the normal training samples x_j, where the
 embedding e is one of omasgan.spaces' ("pixel": the flattened samples; "unit", with `blur`; "auto":
 the one of these that omasgan.spaces.choose picks on the normal data, the space of OMASGAN's
-manifold term, so NearestNeighbour(space="auto") is that term alone) or the features of the discriminator of a DCGAN trained on the normal data (space="critic"). The minimum runs on
+manifold term, so NearestNeighbour(space="auto") is that term alone) or the features of the
+discriminator of a DCGAN trained on the normal data (space="critic"). The minimum runs on
 `omasgan.ops.min_distance`, the same kernel as OMASGAN's distance term: it streams the bank and
 never forms the query x bank distance matrix.
 """
@@ -52,7 +53,8 @@ class NearestNeighbourConfig(DCGANConfig):
 
 
 class NearestNeighbour(spaces.FittedSpace, Detector):
-    """Distance to the nearest normal training sample, in pixel or critic-feature space."""
+    """Distance to the nearest normal training sample, in one of omasgan.spaces' spaces or a
+    trained critic's feature space."""
 
     name = "knn"
     Config = NearestNeighbourConfig
